@@ -1,0 +1,278 @@
+/*
+ * pam_buildkite.c - PAM entry points: the module glue.
+ *
+ * PostgreSQL's "pam" auth method runs this in every connecting backend:
+ * pam_sm_authenticate verifies the Buildkite OIDC token given as the
+ * password, asks the policy whether the job may become the requested role
+ * and writes one audit event; pam_sm_acct_mgmt, which PostgreSQL always
+ * calls next, repeats that verdict for the same handle. Everything a call
+ * needs lives on its stack or in pam_set_data, and every path that is not
+ * a verified allow denies.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#define PAM_SM_AUTH
+#define PAM_SM_ACCOUNT
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "audit.h"
+#include "jwks_cache.h"
+#include "policy.h"
+#include "reason.h"
+#include "token.h"
+
+/* Key of the verdict handed from authenticate to acct_mgmt; prefixed
+ * because the pam_set_data namespace is shared by the whole stack. */
+#define RESULT_KEY "pam_buildkite.result"
+
+/* PostgreSQL accepts passwords up to 64 KiB; anything past the token cap
+ * is refused by the verifier, this bound only stops the length scan. */
+#define AUTHTOK_SCAN_MAX (PB_TOKEN_MAX_BYTES + 1024)
+
+struct options {
+	const char *config;
+	bool debug;
+	bool use_first_pass;
+};
+
+struct auth_result {
+	bool allowed;
+	char user[];
+};
+
+static void
+cleanup_result(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	free(data);
+}
+
+/* Returns 0, or -1 with the offending argument named in detail. */
+static int
+parse_args(int argc, const char **argv, struct options *opt, char *detail,
+    size_t detail_len)
+{
+	int i;
+
+	opt->config = PB_POLICY_DEFAULT_PATH;
+	opt->debug = false;
+	opt->use_first_pass = false;
+	for (i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "config=", 7) == 0 && argv[i][7] != '\0')
+			opt->config = argv[i] + 7;
+		else if (strcmp(argv[i], "debug") == 0)
+			opt->debug = true;
+		else if (strcmp(argv[i], "use_first_pass") == 0)
+			opt->use_first_pass = true;
+		else if (strcmp(argv[i], "try_first_pass") == 0)
+			opt->use_first_pass = false;
+		else {
+			snprintf(detail, detail_len,
+			    "unknown module argument \"%.64s\"", argv[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The token, asked through the conversation only when no earlier module
+ * set one, and only once: PostgreSQL asks the client again on every
+ * prompt. */
+static const char *
+get_token(pam_handle_t *pamh, const struct options *opt, char *detail,
+    size_t detail_len)
+{
+	const void *item = NULL;
+	const char *tok = NULL;
+	int rc;
+
+	if (opt->use_first_pass) {
+		if (pam_get_item(pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS ||
+		    item == NULL) {
+			snprintf(detail, detail_len, "use_first_pass set but "
+			    "no earlier module supplied a token");
+			return NULL;
+		}
+		return item;
+	}
+	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &tok, NULL);
+	if (rc != PAM_SUCCESS || tok == NULL) {
+		snprintf(detail, detail_len, "no token: %s",
+		    pam_strerror(pamh, rc));
+		return NULL;
+	}
+	return tok;
+}
+
+static int
+pam_code(enum pb_reason reason)
+{
+	switch (reason) {
+	case PB_OK:
+		return PAM_SUCCESS;
+	case PB_CONFIG:
+		return PAM_SERVICE_ERR;
+	case PB_JWKS_UNAVAILABLE:
+		return PAM_AUTHINFO_UNAVAIL;
+	default:
+		return PAM_AUTH_ERR;
+	}
+}
+
+static void
+remember(pam_handle_t *pamh, const char *user, bool allowed)
+{
+	size_t len = user ? strlen(user) : 0;
+	struct auth_result *res = malloc(sizeof(*res) + len + 1);
+
+	/* Without the record acct_mgmt answers PAM_IGNORE, and a stack
+	 * where every module ignores is denied: still fail-closed. */
+	if (res == NULL)
+		return;
+	res->allowed = allowed;
+	memcpy(res->user, user ? user : "", len + 1);
+	if (pam_set_data(pamh, RESULT_KEY, res, cleanup_result) != PAM_SUCCESS)
+		free(res);
+}
+
+/* Verification and decision; fills ev (and info, which the caller
+ * clears) and returns the reason. */
+static enum pb_reason
+authenticate(pam_handle_t *pamh, const struct options *opt,
+    const struct pb_policy *pol, const char *user, const char *rhost,
+    struct pb_audit_event *ev, struct pb_token_info *info, char *detail,
+    size_t detail_len)
+{
+	const struct pb_config *cfg = pb_policy_config(pol);
+	struct pb_jwks *jwks = NULL;
+	struct pb_decision dec;
+	enum pb_reason reason;
+	const char *tok;
+
+	if ((tok = get_token(pamh, opt, detail, detail_len)) == NULL)
+		return PB_MALFORMED;
+	reason = pb_keys_get(cfg, &jwks, detail, detail_len);
+	if (reason != PB_OK)
+		return reason;
+	reason = pb_token_verify(tok, strnlen(tok, AUTHTOK_SCAN_MAX), jwks,
+	    cfg, (long long)time(NULL), info, detail, detail_len);
+	pb_jwks_free(jwks);
+	ev->kid = info->kid;
+	ev->claims = info->claims;
+	if (reason != PB_OK)
+		return reason;
+
+	if (pb_policy_decide(pol, info->claims, user, rhost, &dec, NULL,
+	    NULL) != 0) {
+		snprintf(detail, detail_len, "out of memory deciding");
+		return PB_CONFIG;
+	}
+	ev->rule = dec.rule;
+	switch (dec.verdict) {
+	case PB_VERDICT_ALLOW:
+		return PB_OK;
+	case PB_VERDICT_DENIED:
+		snprintf(detail, detail_len, "a deny rule covers role");
+		return PB_DENIED;
+	default:
+		snprintf(detail, detail_len, "no allow rule matches and "
+		    "lists the role");
+		return PB_NO_RULE;
+	}
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+    const char **argv)
+{
+	struct pb_token_info info = { .kid = "", .alg = "", .claims = NULL };
+	struct pb_audit_event ev = { .reason = PB_CONFIG };
+	enum pb_audit_format format = PB_AUDIT_LOGFMT;
+	int facility = LOG_AUTHPRIV;
+	struct pb_policy *pol = NULL;
+	const void *service = NULL, *rhost = NULL;
+	struct options opt;
+	struct pb_error err;
+	const char *user = NULL;
+	char detail[1200] = "";
+
+	(void)flags;
+	(void)pam_get_item(pamh, PAM_SERVICE, &service);
+	(void)pam_get_item(pamh, PAM_RHOST, &rhost);
+	ev.service = service;
+	ev.rhost = rhost;
+
+	if (parse_args(argc, argv, &opt, detail, sizeof(detail)) != 0)
+		goto done;
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL ||
+	    user[0] == '\0') {
+		snprintf(detail, sizeof(detail), "no user (role) given");
+		user = NULL;
+		ev.reason = PB_MALFORMED;
+		goto done;
+	}
+	ev.role = user;
+	if (pb_policy_load(opt.config, &pol, &err) != 0) {
+		snprintf(detail, sizeof(detail), "policy not loaded: %s",
+		    err.text);
+		goto done;
+	}
+	format = pb_policy_config(pol)->audit.format;
+	facility = pb_policy_config(pol)->audit.facility;
+	ev.reason = authenticate(pamh, &opt, pol, user, rhost, &ev, &info,
+	    detail, sizeof(detail));
+done:
+	if (ev.reason != PB_OK && detail[0] != '\0')
+		ev.detail = detail;
+	if (opt.debug && ev.reason != PB_OK)
+		pam_syslog(pamh, LOG_DEBUG, "denied (%s): %s",
+		    pb_reason_name(ev.reason), detail);
+	pb_audit_emit(&ev, format, facility);
+	remember(pamh, user, ev.reason == PB_OK);
+	pb_token_info_clear(&info);
+	pb_policy_free(pol);
+	return pam_code(ev.reason);
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const struct auth_result *res = NULL;
+	const void *data = NULL;
+	const char *user = NULL;
+
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	if (pam_get_data(pamh, RESULT_KEY, &data) != PAM_SUCCESS ||
+	    data == NULL)
+		return PAM_IGNORE;
+	res = data;
+	if (!res->allowed)
+		return PAM_PERM_DENIED;
+	/* The verdict was for one role; a user changed since then is not
+	 * covered by it. */
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL ||
+	    strcmp(user, res->user) != 0)
+		return PAM_PERM_DENIED;
+	return PAM_SUCCESS;
+}

@@ -1,0 +1,102 @@
+/*
+ * policy.h - the policy backend's whole interface.
+ *
+ * In the spirit of an NSS backend: the module and the admin tool load a
+ * policy file, read its settings, and ask one question of it - may a job
+ * with these verified claims, connecting from this address, become this
+ * role? Nothing outside policy/ sees the rules themselves.
+ */
+#ifndef PB_POLICY_H
+#define PB_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define PB_POLICY_DEFAULT_PATH "/etc/pam_buildkite/policy.yaml"
+
+/* Signature algorithms a policy may allow (token.algorithms). */
+enum pb_alg {
+	PB_ALG_RS256 = 1u << 0,
+	PB_ALG_RS384 = 1u << 1,
+	PB_ALG_RS512 = 1u << 2,
+	PB_ALG_ES256 = 1u << 3,
+	PB_ALG_ES384 = 1u << 4,
+};
+
+enum pb_jwks_writer { PB_WRITER_MODULE, PB_WRITER_TOOL };
+enum pb_audit_format { PB_AUDIT_LOGFMT, PB_AUDIT_JSON };
+
+/* Durations are whole seconds. Strings are NUL-terminated and owned by
+ * the policy; NULL means "not configured". */
+struct pb_config {
+	struct {
+		char *issuer;           /* default https://agent.buildkite.com */
+		char **audiences;       /* at least one */
+		size_t n_audiences;
+		char *organization;     /* required */
+		char *organization_id;  /* optional */
+		unsigned algorithms;    /* enum pb_alg mask, default RS256 */
+		long long leeway;       /* default 30 */
+		long long max_lifetime; /* default 900 */
+		bool single_use;
+		char *replay_dir;
+	} token;
+	struct {
+		char *url;              /* default Buildkite's; NULL when file is set */
+		char *file;             /* static JWKS, no network */
+		char *cache;            /* default /var/cache/pam_buildkite */
+		long long refresh;      /* default 3600 */
+		long long max_stale;    /* default 86400 */
+		long long timeout;      /* default 3 */
+		char *ca_file;
+		enum pb_jwks_writer writer;
+	} jwks;
+	struct {
+		enum pb_audit_format format;
+		int facility;           /* syslog facility, default LOG_AUTHPRIV */
+	} audit;
+};
+
+/* Where a load failed: "file:line:column: message" in text. */
+struct pb_error {
+	char text[1024];
+};
+
+struct pb_policy;
+
+/* Reads and strictly validates the file at path (and its includes).
+ * Returns 0 and sets *out, or -1 with err filled (file:line:column). */
+int pb_policy_load(const char *path, struct pb_policy **out,
+    struct pb_error *err);
+void pb_policy_free(struct pb_policy *pol);
+
+const struct pb_config *pb_policy_config(const struct pb_policy *pol);
+
+enum pb_verdict {
+	PB_VERDICT_ALLOW,   /* an allow rule lists the role, no deny rule */
+	PB_VERDICT_NO_RULE, /* no matching allow rule lists the role */
+	PB_VERDICT_DENIED,  /* a matching deny rule covers the role */
+};
+
+struct pb_decision {
+	enum pb_verdict verdict;
+	const char *rule;   /* the deciding rule's name (owned by the
+			       policy), NULL for NO_RULE */
+};
+
+/* Called once per rule, in order, when a trace is wanted (the admin
+ * tool's explain): matched says whether all its conditions held and
+ * whether it covers the role; why is a plain-words reason. */
+typedef void (*pb_trace_fn)(void *ctx, const char *rule, bool matched,
+    const char *why);
+
+/* claims: the verified JWT payload (a JSON object). rhost may be NULL
+ * (Unix-socket connections have none). Returns 0, or -1 on an internal
+ * failure (out of memory), which the caller treats as a denial. */
+int pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
+    const char *role, const char *rhost, struct pb_decision *out,
+    pb_trace_fn trace, void *trace_ctx);
+
+#endif

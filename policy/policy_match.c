@@ -1,0 +1,847 @@
+/*
+ * policy_match.c - patterns, CIDRs, role templates and the decision.
+ *
+ * Patterns follow Buildkite's branch-filter syntax: glob items where '*'
+ * matches any run of bytes (slashes included), "!item" exclusions and
+ * "/regex/" items anchored to the whole value. Everything the decision
+ * needs is compiled at load time, so pb_policy_decide() only reads the
+ * policy and allocates nothing: it is safe to share one loaded policy
+ * between threads.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "policy_int.h"
+
+/* Claims a role template may name (SPEC.md section 2), besides
+ * agent_tag:NAME. */
+static const char *const known_claims[] = {
+	"iss", "sub", "aud", "jti", "organization_slug", "organization_id",
+	"pipeline_slug", "pipeline_id", "build_number", "build_branch",
+	"build_tag", "build_commit", "build_id", "build_source", "step_key",
+	"job_id", "agent_id", "cluster_id", "cluster_name", "queue_id",
+	"queue_key", "runner_environment",
+};
+
+#define AGENT_TAG_PREFIX "agent_tag:"
+
+static void __attribute__((format(printf, 3, 4)))
+msgf(char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg == NULL || msglen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+}
+
+void
+pb_quote(char *buf, size_t buflen, const char *s, size_t len, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i, cut = len;
+	bool truncated = false;
+
+	if (buflen == 0)
+		return;
+	if (cut > max) {
+		cut = max;
+		/* do not end in the middle of a UTF-8 sequence */
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+			cut--;
+		truncated = true;
+	}
+	/* room for the closing quote, "..." and the NUL */
+	if (buflen < 6) {
+		buf[0] = '\0';
+		return;
+	}
+	buf[o++] = '"';
+	for (i = 0; i < cut; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[5];
+		size_t n;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else if (c == '\n' || c == '\t' || c == '\r') {
+			esc[0] = '\\';
+			esc[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			n = 2;
+		} else if (c < 0x20 || c == 0x7f) {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[c >> 4];
+			esc[3] = hex[c & 0xf];
+			n = 4;
+		} else {
+			esc[0] = (char)c;
+			n = 1;
+		}
+		if (o + n + 5 > buflen) {
+			truncated = true;
+			break;
+		}
+		memcpy(buf + o, esc, n);
+		o += n;
+	}
+	buf[o++] = '"';
+	if (truncated) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+}
+
+bool
+pb_claim_known(const char *name, size_t len)
+{
+	size_t i, plen = sizeof(AGENT_TAG_PREFIX) - 1;
+
+	for (i = 0; i < sizeof(known_claims) / sizeof(known_claims[0]); i++)
+		if (strlen(known_claims[i]) == len &&
+		    memcmp(known_claims[i], name, len) == 0)
+			return true;
+	return len > plen && memcmp(name, AGENT_TAG_PREFIX, plen) == 0;
+}
+
+/* ------------------------------------------------------------ patterns */
+
+/*
+ * A valid ERE may still hold a ')' that glibc takes as a literal; wrapped
+ * in "^(" ")$" it would close our group early and leave the rest of the
+ * regex unanchored ("a)|(.*" would match anything). Refuse unbalanced
+ * parentheses, and back-references, whose matching time is exponential in
+ * the (job-controlled) value.
+ */
+static int
+regex_scan(const char *re, size_t len, const char *q, char *msg,
+    size_t msglen)
+{
+	size_t i = 0, depth = 0;
+
+	while (i < len) {
+		char c = re[i];
+
+		if (c == '\\') {
+			if (i + 1 < len && re[i + 1] >= '1' && re[i + 1] <= '9') {
+				msgf(msg, msglen, "regex %s: back-references "
+				    "are not supported", q);
+				return -1;
+			}
+			i += 2;
+			continue;
+		}
+		if (c == '[') {
+			/* bracket expression: ']' first is a literal, and
+			 * [:class:], [=x=], [.x.] may hold a ']' */
+			i++;
+			if (i < len && re[i] == '^')
+				i++;
+			if (i < len && re[i] == ']')
+				i++;
+			while (i < len && re[i] != ']') {
+				if (re[i] == '[' && i + 1 < len &&
+				    (re[i + 1] == ':' || re[i + 1] == '=' ||
+				    re[i + 1] == '.')) {
+					char end = re[i + 1];
+
+					i += 2;
+					while (i + 1 < len &&
+					    !(re[i] == end && re[i + 1] == ']'))
+						i++;
+					i += 2;
+					continue;
+				}
+				i++;
+			}
+			i++;
+			continue;
+		}
+		if (c == '(') {
+			depth++;
+		} else if (c == ')') {
+			if (depth == 0) {
+				msgf(msg, msglen, "regex %s: unbalanced ')' "
+				    "(write \\) for a literal parenthesis)", q);
+				return -1;
+			}
+			depth--;
+		}
+		i++;
+	}
+	if (depth != 0) {
+		msgf(msg, msglen, "regex %s: unbalanced '('", q);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+regex_compile(struct pb_item *it, char *msg, size_t msglen)
+{
+	char errbuf[256], q[160];
+	char *wrapped;
+	regex_t probe;
+	int rc;
+
+	if (it->len == 0) {
+		msgf(msg, msglen, "empty regex //");
+		return -1;
+	}
+	/* compile it alone first: its error text then refers to what the
+	 * author wrote */
+	pb_quote(q, sizeof(q), it->text, it->len, 64);
+	rc = regcomp(&probe, it->text, REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		regerror(rc, &probe, errbuf, sizeof(errbuf));
+		msgf(msg, msglen, "invalid regex %s: %s", q, errbuf);
+		return -1;
+	}
+	regfree(&probe);
+	if (regex_scan(it->text, it->len, q, msg, msglen) < 0)
+		return -1;
+
+	/* POSIX ERE has no (?:...); a plain group is fine with REG_NOSUB
+	 * left off only so decide can double-check the match span */
+	wrapped = malloc(it->len + 5);
+	if (wrapped == NULL) {
+		msgf(msg, msglen, "out of memory");
+		return -1;
+	}
+	memcpy(wrapped, "^(", 2);
+	memcpy(wrapped + 2, it->text, it->len);
+	memcpy(wrapped + 2 + it->len, ")$", 3);
+	rc = regcomp(&it->re, wrapped, REG_EXTENDED);
+	free(wrapped);
+	if (rc != 0) {
+		regerror(rc, &it->re, errbuf, sizeof(errbuf));
+		msgf(msg, msglen, "invalid regex %s: %s", q, errbuf);
+		return -1;
+	}
+	it->re_ok = true;
+	return 0;
+}
+
+int
+pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
+    char *msg, size_t msglen)
+{
+	struct pb_item it;
+
+	memset(&it, 0, sizeof(it));
+	if (len == 0) {
+		msgf(msg, msglen, "empty pattern item");
+		return -1;
+	}
+	if (memchr(item, '\0', len) != NULL) {
+		msgf(msg, msglen, "NUL byte in pattern");
+		return -1;
+	}
+	if (item[0] == '!') {
+		it.neg = true;
+		item++;
+		len--;
+		if (len == 0) {
+			msgf(msg, msglen, "a lone \"!\" excludes nothing");
+			return -1;
+		}
+	}
+	if (len >= 2 && item[0] == '/' && item[len - 1] == '/') {
+		it.is_re = true;
+		item++;
+		len -= 2;
+	}
+	it.text = strndup(item, len);
+	if (it.text == NULL) {
+		msgf(msg, msglen, "out of memory");
+		return -1;
+	}
+	it.len = len;
+	if (it.is_re && regex_compile(&it, msg, msglen) < 0) {
+		free(it.text);
+		return -1;
+	}
+
+	/* grow to the next power of two: no separate capacity field */
+	if (p->n == 0 || (p->n & (p->n - 1)) == 0) {
+		size_t cap = p->n ? p->n * 2 : 1;
+		struct pb_item *n = reallocarray(p->items, cap, sizeof(*n));
+
+		if (n == NULL) {
+			if (it.re_ok)
+				regfree(&it.re);
+			free(it.text);
+			msgf(msg, msglen, "out of memory");
+			return -1;
+		}
+		p->items = n;
+	}
+	p->items[p->n++] = it;
+	return 0;
+}
+
+void
+pb_pattern_free(struct pb_pattern *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n; i++) {
+		if (p->items[i].re_ok)
+			regfree(&p->items[i].re);
+		free(p->items[i].text);
+	}
+	free(p->items);
+	free(p->display);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Iterative glob: '*' matches any run of bytes, everything else itself.
+ * Backtracking only to the last star keeps it O(len(p) * len(s)). */
+static bool
+glob_match(const char *p, size_t plen, const char *s, size_t slen)
+{
+	size_t pi = 0, si = 0, star = SIZE_MAX, mark = 0;
+
+	while (si < slen) {
+		if (pi < plen && p[pi] == '*') {
+			star = pi++;
+			mark = si;
+		} else if (pi < plen && p[pi] == s[si]) {
+			pi++;
+			si++;
+		} else if (star != SIZE_MAX) {
+			pi = star + 1;
+			si = ++mark;
+		} else {
+			return false;
+		}
+	}
+	while (pi < plen && p[pi] == '*')
+		pi++;
+	return pi == plen;
+}
+
+static bool
+item_match(const struct pb_item *it, const char *v, size_t len)
+{
+	regmatch_t m;
+
+	if (!it->is_re)
+		return glob_match(it->text, it->len, v, len);
+	/* the anchors already force a whole-value match; checking the span
+	 * too keeps a surprise in the regex engine from widening access */
+	if (regexec(&it->re, v, 1, &m, 0) != 0)
+		return false;
+	return m.rm_so == 0 && (size_t)m.rm_eo == len;
+}
+
+/* v is NUL-terminated and holds no other NUL (regexec needs that). */
+static bool
+pattern_match(const struct pb_pattern *p, const char *v, size_t len)
+{
+	bool has_pos = false, pos_hit = false;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		const struct pb_item *it = &p->items[i];
+
+		if (it->neg) {
+			if (item_match(it, v, len))
+				return false;
+		} else {
+			has_pos = true;
+			if (!pos_hit && item_match(it, v, len))
+				pos_hit = true;
+		}
+	}
+	return !has_pos || pos_hit;
+}
+
+/* -------------------------------------------------------------- claims */
+
+enum claim_state { CLAIM_OK, CLAIM_ABSENT, CLAIM_NULL, CLAIM_TYPE,
+	CLAIM_NUL };
+
+/* A claim's value as text: strings as they are, integers in decimal
+ * (numbuf holds at least 24 bytes); anything else never matches. */
+static enum claim_state
+claim_text(const json_t *claims, const char *name, char *numbuf,
+    size_t numlen, const char **v, size_t *len)
+{
+	json_t *j;
+
+	if (claims == NULL || !json_is_object(claims))
+		return CLAIM_ABSENT;
+	j = json_object_get(claims, name);
+	if (j == NULL)
+		return CLAIM_ABSENT;
+	if (json_is_null(j))
+		return CLAIM_NULL;
+	if (json_is_string(j)) {
+		*v = json_string_value(j);
+		*len = json_string_length(j);
+		if (memchr(*v, '\0', *len) != NULL)
+			return CLAIM_NUL;
+		return CLAIM_OK;
+	}
+	if (json_is_integer(j)) {
+		int n = snprintf(numbuf, numlen, "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(j));
+
+		if (n < 0 || (size_t)n >= numlen)
+			return CLAIM_TYPE;
+		*v = numbuf;
+		*len = (size_t)n;
+		return CLAIM_OK;
+	}
+	return CLAIM_TYPE;
+}
+
+/* ----------------------------------------------------------------- roles */
+
+int
+pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
+    size_t msglen)
+{
+	char q[96];
+	size_t i, literal = 0;
+
+	*tmpl = false;
+	pb_quote(q, sizeof(q), s, len, 64);
+	if (len == 0) {
+		msgf(msg, msglen, "empty role name");
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			msgf(msg, msglen, "role %s contains a control "
+			    "character", q);
+			return -1;
+		}
+		if (c == '}') {
+			msgf(msg, msglen, "role %s has unbalanced braces", q);
+			return -1;
+		}
+		if (c == '{') {
+			const char *name = s + i + 1;
+			size_t j = i + 1;
+			char cq[96];
+
+			while (j < len && s[j] != '}' && s[j] != '{')
+				j++;
+			if (j >= len || s[j] != '}') {
+				msgf(msg, msglen, "role %s has unbalanced "
+				    "braces", q);
+				return -1;
+			}
+			pb_quote(cq, sizeof(cq), name, j - i - 1, 64);
+			if (!pb_claim_known(name, j - i - 1)) {
+				msgf(msg, msglen, "role %s names an unknown "
+				    "claim %s (expected one of: iss, sub, aud, "
+				    "jti, organization_slug, organization_id, "
+				    "pipeline_slug, pipeline_id, build_number, "
+				    "build_branch, build_tag, build_commit, "
+				    "build_id, build_source, step_key, job_id, "
+				    "agent_id, cluster_id, cluster_name, "
+				    "queue_id, queue_key, runner_environment, "
+				    "agent_tag:NAME)", q, cq);
+				return -1;
+			}
+			*tmpl = true;
+			i = j;
+			continue;
+		}
+		literal++;
+	}
+	if (literal > PB_ROLE_MAX) {
+		msgf(msg, msglen, "role %s is longer than %d bytes", q,
+		    PB_ROLE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Expands a template into out (PB_ROLE_MAX + 1 bytes). Returns false
+ * when it yields no role: a claim absent, null or of another type, or a
+ * result that could not be a role name. */
+static bool
+role_expand(const struct pb_role *r, const json_t *claims, char *out,
+    size_t *outlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < r->len; i++) {
+		char name[PB_MSG_MAX], num[32];
+		const char *v = NULL;
+		size_t j, vlen = 0, k;
+
+		if (r->text[i] != '{') {
+			if (o >= PB_ROLE_MAX)
+				return false;
+			out[o++] = r->text[i];
+			continue;
+		}
+		j = i + 1;
+		while (j < r->len && r->text[j] != '}')
+			j++;
+		if (j - i - 1 >= sizeof(name))
+			return false;
+		memcpy(name, r->text + i + 1, j - i - 1);
+		name[j - i - 1] = '\0';
+		if (claim_text(claims, name, num, sizeof(num), &v, &vlen) !=
+		    CLAIM_OK)
+			return false;
+		if (vlen > PB_ROLE_MAX - o)
+			return false;
+		for (k = 0; k < vlen; k++) {
+			unsigned char c = (unsigned char)v[k];
+
+			if (c < 0x20 || c == 0x7f)
+				return false;
+		}
+		memcpy(out + o, v, vlen);
+		o += vlen;
+		i = j;
+	}
+	if (o == 0)
+		return false;
+	out[o] = '\0';
+	*outlen = o;
+	return true;
+}
+
+/* ------------------------------------------------------------------ CIDR */
+
+int
+pb_cidr_parse(const char *s, struct pb_cidr *out, char *msg, size_t msglen)
+{
+	char buf[INET6_ADDRSTRLEN + 8], q[96];
+	const char *slash;
+	size_t alen, len = strlen(s), max, i, nbytes;
+	unsigned prefix;
+
+	memset(out, 0, sizeof(*out));
+	pb_quote(q, sizeof(q), s, len, 64);
+	slash = memchr(s, '/', len);
+	alen = slash ? (size_t)(slash - s) : len;
+	if (alen == 0 || alen >= INET6_ADDRSTRLEN) {
+		msgf(msg, msglen, "invalid CIDR %s", q);
+		return -1;
+	}
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	if (inet_pton(AF_INET, buf, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		msgf(msg, msglen, "invalid CIDR %s: %s is not an IPv4 or "
+		    "IPv6 address", q, buf);
+		return -1;
+	}
+	prefix = (unsigned)max;
+	if (slash != NULL) {
+		const char *d = slash + 1;
+		size_t dlen = len - alen - 1;
+
+		if (dlen == 0 || dlen > 3 || (dlen > 1 && d[0] == '0')) {
+			msgf(msg, msglen, "invalid CIDR %s: bad prefix "
+			    "length", q);
+			return -1;
+		}
+		prefix = 0;
+		for (i = 0; i < dlen; i++) {
+			if (d[i] < '0' || d[i] > '9') {
+				msgf(msg, msglen, "invalid CIDR %s: bad "
+				    "prefix length", q);
+				return -1;
+			}
+			prefix = prefix * 10 + (unsigned)(d[i] - '0');
+		}
+		if (prefix > max) {
+			msgf(msg, msglen, "invalid CIDR %s: prefix longer "
+			    "than %zu bits", q, max);
+			return -1;
+		}
+	}
+	/* "10.1.2.3/8" is most likely a typo for a host or for 10.0.0.0/8:
+	 * make the author say which */
+	nbytes = max / 8;
+	for (i = 0; i < nbytes; i++) {
+		unsigned bits = prefix > i * 8 ? prefix - (unsigned)i * 8 : 0;
+		unsigned char mask = bits >= 8 ? 0xff :
+		    (unsigned char)(0xff00u >> bits);
+
+		if (out->addr[i] & (unsigned char)~mask) {
+			msgf(msg, msglen, "invalid CIDR %s: address bits set "
+			    "beyond the /%u prefix", q, prefix);
+			return -1;
+		}
+	}
+	out->prefix = prefix;
+	return 0;
+}
+
+struct rhost_addr {
+	bool v4, v6;
+	unsigned char a4[4];
+	unsigned char a6[16];
+};
+
+static void
+rhost_parse(const char *rhost, struct rhost_addr *a)
+{
+	static const unsigned char mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+
+	memset(a, 0, sizeof(*a));
+	if (rhost == NULL)
+		return;
+	if (inet_pton(AF_INET, rhost, a->a4) == 1) {
+		a->v4 = true;
+	} else if (inet_pton(AF_INET6, rhost, a->a6) == 1) {
+		a->v6 = true;
+		/* ::ffff:a.b.c.d is how a dual-stack socket reports an
+		 * IPv4 client: let it match IPv4 CIDRs too */
+		if (memcmp(a->a6, mapped, sizeof(mapped)) == 0) {
+			memcpy(a->a4, a->a6 + 12, 4);
+			a->v4 = true;
+		}
+	}
+}
+
+static bool
+prefix_eq(const unsigned char *a, const unsigned char *b, unsigned prefix)
+{
+	unsigned full = prefix / 8, rest = prefix % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((a[full] ^ b[full]) & (unsigned char)(0xff00u >> rest)) == 0;
+}
+
+static bool
+cidr_match(const struct pb_cidr *c, const struct rhost_addr *a)
+{
+	if (c->family == AF_INET)
+		return a->v4 && prefix_eq(c->addr, a->a4, c->prefix);
+	return a->v6 && prefix_eq(c->addr, a->a6, c->prefix);
+}
+
+/* -------------------------------------------------------------- decision */
+
+/* Do all of the rule's conditions hold? why (may be NULL) says which
+ * failed first. */
+static bool
+conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
+    const struct rhost_addr *a, char *why, size_t whylen)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_conds; i++) {
+		const struct pb_cond *c = &r->conds[i];
+		char num[32], qv[160], qp[160];
+		const char *v = NULL;
+		size_t len = 0;
+
+		switch (claim_text(claims, c->claim, num, sizeof(num), &v,
+		    &len)) {
+		case CLAIM_OK:
+			break;
+		case CLAIM_ABSENT:
+			msgf(why, whylen, "%s is absent", c->claim);
+			return false;
+		case CLAIM_NULL:
+			msgf(why, whylen, "%s is null", c->claim);
+			return false;
+		case CLAIM_TYPE:
+			msgf(why, whylen, "%s is not a string or an integer",
+			    c->claim);
+			return false;
+		case CLAIM_NUL:
+			msgf(why, whylen, "%s contains a NUL byte", c->claim);
+			return false;
+		}
+		if (!pattern_match(&c->pat, v, len)) {
+			if (why != NULL) {
+				pb_quote(qv, sizeof(qv), v, len, 64);
+				pb_quote(qp, sizeof(qp), c->pat.display,
+				    strlen(c->pat.display), 64);
+				msgf(why, whylen, "%s %s does not match %s",
+				    c->label, qv, qp);
+			}
+			return false;
+		}
+	}
+	if (r->n_from > 0) {
+		char qh[160];
+
+		if (rhost == NULL) {
+			msgf(why, whylen, "no rhost (a Unix-socket "
+			    "connection) and the rule requires from %s",
+			    r->from_display);
+			return false;
+		}
+		if (!a->v4 && !a->v6) {
+			if (why != NULL) {
+				pb_quote(qh, sizeof(qh), rhost, strlen(rhost),
+				    64);
+				msgf(why, whylen, "rhost %s is not a numeric "
+				    "address", qh);
+			}
+			return false;
+		}
+		for (i = 0; i < r->n_from; i++)
+			if (cidr_match(&r->from[i], a))
+				break;
+		if (i == r->n_from) {
+			msgf(why, whylen, "rhost %s is not in %s", rhost,
+			    r->from_display);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Does the rule (whose conditions hold) cover role? */
+static bool
+rule_covers(const struct pb_rule *r, const json_t *claims, const char *role,
+    size_t rolelen, char *why, size_t whylen)
+{
+	char qr[160], qt[160], buf[PB_ROLE_MAX + 1];
+	size_t i, blen;
+
+	if (r->n_roles == 0) {
+		msgf(why, whylen, "all conditions hold; denies every role");
+		return true;
+	}
+	for (i = 0; role != NULL && i < r->n_roles; i++) {
+		const struct pb_role *ro = &r->roles[i];
+
+		if (!ro->tmpl) {
+			if (ro->len == rolelen &&
+			    memcmp(ro->text, role, rolelen) == 0) {
+				if (why != NULL) {
+					pb_quote(qr, sizeof(qr), role,
+					    rolelen, 64);
+					msgf(why, whylen, "all conditions "
+					    "hold; lists role %s", qr);
+				}
+				return true;
+			}
+			continue;
+		}
+		if (role_expand(ro, claims, buf, &blen) && blen == rolelen &&
+		    memcmp(buf, role, rolelen) == 0) {
+			if (why != NULL) {
+				pb_quote(qr, sizeof(qr), role, rolelen, 64);
+				pb_quote(qt, sizeof(qt), ro->text, ro->len,
+				    64);
+				msgf(why, whylen, "all conditions hold; lists "
+				    "role %s (from %s)", qr, qt);
+			}
+			return true;
+		}
+	}
+	if (why != NULL) {
+		if (role != NULL)
+			pb_quote(qr, sizeof(qr), role, rolelen, 64);
+		else
+			snprintf(qr, sizeof(qr), "(none)");
+		msgf(why, whylen, "all conditions hold but the rule does not "
+		    "list role %s", qr);
+	}
+	return false;
+}
+
+int
+pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
+    const char *role, const char *rhost, struct pb_decision *out,
+    pb_trace_fn trace, void *trace_ctx)
+{
+	const struct pb_rule *allow = NULL, *deny = NULL;
+	struct rhost_addr addr;
+	size_t i, rolelen;
+
+	if (out == NULL)
+		return -1;
+	out->verdict = PB_VERDICT_NO_RULE;
+	out->rule = NULL;
+	if (pol == NULL)
+		return -1;
+	rolelen = role != NULL ? strlen(role) : 0;
+	rhost_parse(rhost, &addr);
+
+	for (i = 0; i < pol->n_rules; i++) {
+		const struct pb_rule *r = &pol->rules[i];
+		char why[PB_MSG_MAX];
+		char *w = trace != NULL ? why : NULL;
+		bool matched;
+
+		why[0] = '\0';
+		matched = conds_hold(r, claims, rhost, &addr, w, sizeof(why)) &&
+		    rule_covers(r, claims, role, rolelen, w, sizeof(why));
+		if (matched) {
+			if (r->deny && deny == NULL)
+				deny = r;
+			else if (!r->deny && allow == NULL)
+				allow = r;
+		}
+		if (trace != NULL)
+			trace(trace_ctx, r->name, matched, why);
+		else if (deny != NULL)
+			break;  /* nothing can overturn a deny */
+	}
+	if (deny != NULL) {
+		out->verdict = PB_VERDICT_DENIED;
+		out->rule = deny->name;
+	} else if (allow != NULL) {
+		out->verdict = PB_VERDICT_ALLOW;
+		out->rule = allow->name;
+	}
+	return 0;
+}
+
+void
+pb_rule_free(struct pb_rule *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	free(r->name);
+	free(r->where);
+	for (i = 0; i < r->n_conds; i++) {
+		free(r->conds[i].claim);
+		pb_pattern_free(&r->conds[i].pat);
+	}
+	free(r->conds);
+	free(r->from);
+	free(r->from_display);
+	for (i = 0; i < r->n_roles; i++)
+		free(r->roles[i].text);
+	free(r->roles);
+	memset(r, 0, sizeof(*r));
+}

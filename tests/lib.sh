@@ -1,0 +1,179 @@
+# lib.sh - shared helpers of the shell tests: TAP output, paths, fixtures.
+#
+# Sourced by tests/test_*.sh, which automake runs with top_srcdir,
+# top_builddir, PAMTESTER, PAM_WRAPPER_LIB, PG_BINDIR and SAN_CFLAGS set.
+
+set -u
+
+: "${top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_srcdir:=$top_builddir}"
+: "${PAMTESTER:=$(command -v pamtester || true)}"
+: "${PAM_WRAPPER_LIB:=}"
+: "${SAN_CFLAGS:=}"
+: "${CC:=cc}"
+if [ -z "${PG_BINDIR:-}" ]; then
+	for v in 17 16 15 14; do
+		[ -x "/usr/lib/postgresql/$v/bin/initdb" ] &&
+			{ PG_BINDIR=/usr/lib/postgresql/$v/bin; break; }
+	done
+fi
+: "${PG_BINDIR:=}"
+[ -n "$PAM_WRAPPER_LIB" ] ||
+	PAM_WRAPPER_LIB=$(pkg-config --libs pam_wrapper 2>/dev/null | tr -d ' ')
+
+MODULE="$top_builddir/.libs/pam_buildkite.so"
+MINT="$top_builddir/tests/mint-token"
+SHIM="$top_builddir/tests/.libs/syslog_capture.so"
+
+tap_n=0
+tap_failed=0
+
+ok() { # ok STATUS DESCRIPTION
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_failed=$((tap_failed + 1))
+	fi
+}
+
+diag() { printf '# %s\n' "$*"; }
+
+# Fails the whole file when the suite must run everything (CI sets
+# PB_REQUIRE_ALL=1); otherwise the file is skipped.
+skip_all() {
+	if [ "${PB_REQUIRE_ALL:-0}" = 1 ]; then
+		echo "Bail out! required test prerequisite missing: $*"
+		exit 1
+	fi
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+done_testing() {
+	echo "1..$tap_n"
+	[ "$tap_failed" -eq 0 ]
+}
+
+# The sanitizer runtime must be the first library of any process that
+# loads a sanitized module; leaks of the host programs are not ours.
+san_preload() {
+	case "$SAN_CFLAGS" in
+	*address*) "$CC" -print-file-name=libasan.so ;;
+	esac
+}
+if [ -n "$SAN_CFLAGS" ]; then
+	export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
+	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+fi
+
+# A private directory removed on exit; tests register more cleanups by
+# adding to the cleanup variable.
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/pbtest.XXXXXX")
+chmod 755 "$TMP"
+cleanup=""
+trap 'eval "$cleanup"; rm -rf "$TMP"' EXIT
+
+# Fixture keys and key sets: an RSA and an EC signing key in the JWKS,
+# and an attacker's key that is not.
+make_keys() {
+	"$MINT" genkey rsa2048 "$TMP/rsa.pem" &&
+	"$MINT" genkey ec256 "$TMP/ec.pem" &&
+	"$MINT" genkey rsa2048 "$TMP/evil.pem" &&
+	"$MINT" jwks "$TMP/rsa.pem" rsa-1 "$TMP/ec.pem" ec-1 >"$TMP/jwks.json"
+}
+
+# write_policy FILE [extra rules YAML appended]
+write_policy() {
+	cat >"$1" <<POLICY
+version: 1
+token:
+  audience: postgres://db.test
+  organization: acme-inc
+  algorithms: [RS256, ES256]
+jwks:
+  file: $TMP/jwks.json
+rules:
+  - name: api migrations from main
+    pipeline: api
+    branch: main
+    step: migrate
+    roles: [api_migrator]
+  - name: tests read anything
+    pipeline: "*"
+    branch: "*"
+    roles: [ci_reader, "ci_{pipeline_slug}"]
+  - name: never from UI builds
+    effect: deny
+    pipeline: "*"
+    source: ui
+    roles: [api_admin]
+  - name: admins from main
+    pipeline: api
+    branch: main
+    roles: [api_admin]
+POLICY
+}
+
+# mint ARGS... : a token for the fixture audience and organization.
+mint() {
+	"$MINT" sign --aud postgres://db.test --org acme-inc "$@"
+}
+
+# audit_has FILE PATTERN : a captured syslog line matches (grep -E).
+audit_has() {
+	grep -E -q -- "$2" "$1"
+}
+
+# PostgreSQL refuses to run as root: then the server runs as nobody, and
+# everything it reads is copied where nobody can read it.
+if [ "$(id -u)" = 0 ]; then
+	as_server() { runuser -u nobody -- "$@"; }
+else
+	as_server() { "$@"; }
+fi
+
+# pg_start POLICY : a throwaway PostgreSQL on 127.0.0.1:$PORT whose pg_hba
+# sends every role but admin through the pam service "pbtest", which loads
+# a copy of the built module with config=POLICY. pam_wrapper supplies the
+# service directory, so /etc/pam.d is never touched; syslog(3) is captured
+# into $PB_SYSLOG. The server is stopped on exit.
+pg_start() {
+	mkdir -p "$TMP/lib" "$TMP/pam.d" "$TMP/pg" || return 1
+	cp "$MODULE" "$SHIM" "$TMP/lib/" || return 1
+	printf 'auth required %s config=%s\naccount required %s config=%s\n' \
+		"$TMP/lib/pam_buildkite.so" "$1" \
+		"$TMP/lib/pam_buildkite.so" "$1" >"$TMP/pam.d/pbtest"
+	chmod -R a+rX "$TMP"
+	PB_SYSLOG="$TMP/pg/syslog"
+	: >"$PB_SYSLOG"
+	chmod 666 "$PB_SYSLOG"
+	[ "$(id -u)" = 0 ] && chown nobody "$TMP/pg"
+	DATA="$TMP/pg/data"
+	as_server "$PG_BINDIR/initdb" -D "$DATA" -U admin --auth=trust \
+		--no-sync -E UTF8 >"$TMP/pg/initdb.log" 2>&1 ||
+		{ cat "$TMP/pg/initdb.log"; return 1; }
+	PORT=$((20000 + $$ % 20000))
+	cat >>"$DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$TMP/pg'
+fsync = off
+log_connections = on
+authentication_timeout = 10s
+CONF
+	cat >"$DATA/pg_hba.conf" <<HBA
+local all admin trust
+host all admin 127.0.0.1/32 trust
+host all all 127.0.0.1/32 pam pamservice=pbtest
+HBA
+	cleanup="$cleanup as_server '$PG_BINDIR/pg_ctl' -D '$DATA' -m immediate stop >/dev/null 2>&1;"
+	as_server env \
+		LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $TMP/lib/syslog_capture.so" \
+		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
+		PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
+		"$PG_BINDIR/pg_ctl" -D "$DATA" -l "$TMP/pg/server.log" -w -t 30 \
+		start >/dev/null 2>&1 ||
+		{ cat "$TMP/pg/server.log"; return 1; }
+}

@@ -1,0 +1,144 @@
+#!/bin/sh
+# test_pam.sh - the module as PAM applications see it: pamtester under
+# pam_wrapper with a private service directory, asserting exit codes, the
+# PAM error each failure maps to, and the audit line in syslog.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+
+[ -f "$MODULE" ] || skip_all "module not built"
+[ -x "$MINT" ] || skip_all "mint-token not built"
+[ -n "$PAMTESTER" ] && [ -x "$PAMTESTER" ] || skip_all "pamtester not installed"
+[ -n "$PAM_WRAPPER_LIB" ] && [ -f "$PAM_WRAPPER_LIB" ] ||
+	skip_all "libpam-wrapper not installed"
+
+make_keys || { echo "Bail out! cannot make keys"; exit 1; }
+write_policy "$TMP/policy.yaml"
+mkdir "$TMP/pam.d"
+svc() { # svc NAME MODULE-ARGS...
+	name=$1
+	shift
+	printf 'auth required %s %s\naccount required %s %s\n' \
+		"$MODULE" "$*" "$MODULE" "$*" >"$TMP/pam.d/$name"
+}
+svc buildkite "config=$TMP/policy.yaml"
+svc nopolicy "config=$TMP/missing.yaml"
+svc badarg "config=$TMP/policy.yaml" frobnicate
+LOG="$TMP/syslog"
+SERVICE=buildkite
+
+# pt TOKEN ROLE [pamtester options] : runs authenticate + acct_mgmt with
+# TOKEN on stdin; sets rc and out.
+pt() {
+	tok=$1 role=$2
+	shift 2
+	: >"$LOG"
+	out=$(printf '%s\n' "$tok" | env \
+		LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
+		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
+		PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$LOG" \
+		"$PAMTESTER" -v "$@" "$SERVICE" "$role" \
+		authenticate acct_mgmt 2>&1)
+	rc=$?
+}
+
+good=$(mint --key "$TMP/rsa.pem" --kid rsa-1)
+diag "token length: ${#good} bytes"
+
+pt "$good" api_migrator -I rhost=10.1.2.3
+ok $rc "a valid RS256 token from api/main/migrate logs in as api_migrator"
+audit_has "$LOG" '^authpriv\.notice <85> pam_buildkite\(buildkite:auth\): result=allow reason=ok role=api_migrator service=buildkite rhost=10\.1\.2\.3 org=acme-inc pipeline=api branch=main step=migrate build=42 '
+ok $? "allow is audited at authpriv.notice with role, rhost and claims"
+audit_has "$LOG" 'rule="api migrations from main"$'
+ok $? "the audit line names the rule that allowed"
+[ "$(grep -c 'pam_buildkite(' "$LOG")" -eq 1 ]
+ok $? "exactly one audit line for one authentication"
+grep -q -F "$good" "$LOG"
+ok "$([ $? -ne 0 ]; echo $?)" "the token itself is never logged"
+
+ec=$(mint --key "$TMP/ec.pem" --kid ec-1)
+pt "$ec" ci_reader
+ok $rc "a valid ES256 token logs in as ci_reader"
+
+pt "$good" ci_api
+ok $rc "a role template ci_{pipeline_slug} gives ci_api"
+
+pt "$good" postgres
+ok "$([ $rc -ne 0 ]; echo $?)" "a role outside the policy is refused"
+echo "$out" | grep -q "Authentication failure"
+ok $? "... with PAM_AUTH_ERR"
+audit_has "$LOG" '^authpriv\.warning <84> pam_buildkite\(buildkite:auth\): result=deny reason=no_rule role=postgres '
+ok $? "... audited as reason=no_rule at authpriv.warning"
+
+pt "$good" api_admin
+ok "$([ $rc -ne 0 ]; echo $?)" "a deny rule wins over a matching allow rule"
+audit_has "$LOG" 'result=deny reason=denied role=api_admin .*rule="never from UI builds"'
+ok $? "... audited as reason=denied naming the deny rule"
+
+api=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set 'build_source="webhook"')
+pt "$api" api_admin
+ok $rc "the same role from a webhook build is allowed"
+
+forged=$(mint --key "$TMP/evil.pem" --kid rsa-1)
+pt "$forged" api_migrator
+ok "$([ $rc -ne 0 ]; echo $?)" "a token signed by another key is refused"
+audit_has "$LOG" 'result=deny reason=signature role=api_migrator service=buildkite kid=rsa-1 detail='
+ok $? "... audited as reason=signature, with no unverified claims"
+
+expired=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --expired)
+pt "$expired" api_migrator
+ok "$([ $rc -ne 0 ]; echo $?)" "an expired token is refused"
+audit_has "$LOG" 'result=deny reason=expired role=api_migrator .*pipeline=api'
+ok $? "... audited as reason=expired"
+
+hs=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --alg HS256 --hmac-public-pem)
+pt "$hs" api_migrator
+ok "$([ $rc -ne 0 ]; echo $?)" "HS256 keyed with the RSA public key is refused"
+audit_has "$LOG" 'reason=algorithm'
+ok $? "... audited as reason=algorithm"
+
+other_org=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --org evil-corp)
+pt "$other_org" api_migrator
+ok "$([ $rc -ne 0 ]; echo $?)" "a token of another Buildkite organization is refused"
+audit_has "$LOG" 'reason=organization .*org=evil-corp'
+ok $? "... audited as reason=organization"
+
+pt "not-a-token" api_migrator
+ok "$([ $rc -ne 0 ]; echo $?)" "garbage is refused"
+audit_has "$LOG" 'reason=malformed'
+ok $? "... audited as reason=malformed"
+
+pt "   $good   " api_migrator
+ok $rc "surrounding whitespace is trimmed"
+
+SERVICE=nopolicy; pt "$good" api_migrator; SERVICE=buildkite
+ok "$([ $rc -ne 0 ]; echo $?)" "a missing policy denies everyone"
+echo "$out" | grep -q "Error in service module"
+ok $? "... with PAM_SERVICE_ERR"
+audit_has "$LOG" 'result=deny reason=config .*detail="policy not loaded: .*missing\.yaml'
+ok $? "... audited as reason=config saying why"
+
+SERVICE=badarg; pt "$good" api_migrator; SERVICE=buildkite
+ok "$([ $rc -ne 0 ]; echo $?)" "an unknown module argument denies"
+audit_has "$LOG" 'reason=config .*unknown module argument'
+ok $? "... audited as reason=config naming it"
+
+mv "$TMP/jwks.json" "$TMP/jwks.moved"
+pt "$good" api_migrator
+ok "$([ $rc -ne 0 ]; echo $?)" "no readable key set denies"
+echo "$out" | grep -q "Authentication service cannot retrieve authentication info"
+ok $? "... with PAM_AUTHINFO_UNAVAIL"
+audit_has "$LOG" 'reason=jwks_unavailable'
+ok $? "... audited as reason=jwks_unavailable"
+mv "$TMP/jwks.moved" "$TMP/jwks.json"
+
+cat >>"$TMP/policy.yaml" <<'EOF2'
+  - name: typo
+    pipeline: api
+    branchs: main
+    roles: [x]
+EOF2
+pt "$good" api_migrator
+ok "$([ $rc -ne 0 ]; echo $?)" "a policy with an unknown key denies everyone"
+audit_has "$LOG" "reason=config .*policy\\.yaml:[0-9]+:[0-9]+: "
+ok $? "... and the audit line gives file:line:column"
+
+done_testing
