@@ -50,7 +50,7 @@ try() {
 	else
 		echo "   REFUSED: $out"
 	fi
-	echo "   syslog: $(sed 's/^[^ ]* <[0-9]*> //' "$PB_SYSLOG")"
+	echo "   syslog: $(grep -h 'pam_buildkite(' "$PB_SYSLOG" | sed 's/^[^ ]* <[0-9]*> //')"
 }
 
 try "3. The migrate step of api on main asks for api_migrator" api_migrator
@@ -74,5 +74,5 @@ PGPASSWORD=$(cat "$TMP/forged") psql -X -w -At \
 	"host=127.0.0.1 port=$PORT user=api_migrator dbname=postgres" \
 	-c "select 1" >/dev/null 2>&1 && echo "   ALLOWED (this is a bug)" ||
 	echo "   REFUSED"
-echo "   syslog: $(sed 's/^[^ ]* <[0-9]*> //' "$PB_SYSLOG")"
+echo "   syslog: $(grep -h 'pam_buildkite(' "$PB_SYSLOG" | sed 's/^[^ ]* <[0-9]*> //')"
 say "Done: the server is stopped and its files removed."

@@ -181,7 +181,7 @@ authenticate(pam_handle_t *pamh, const struct options *opt,
 	case PB_VERDICT_ALLOW:
 		return PB_OK;
 	case PB_VERDICT_DENIED:
-		snprintf(detail, detail_len, "a deny rule covers role");
+		snprintf(detail, detail_len, "a matching deny rule covers the role");
 		return PB_DENIED;
 	default:
 		snprintf(detail, detail_len, "no allow rule matches and "

@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -496,6 +497,17 @@ aud_accepted(const json_t *aud, const struct pb_config *cfg)
 	return false;
 }
 
+/* a - b for a log message; LLONG_MAX when it does not fit. */
+static long long
+secs_between(long long a, long long b)
+{
+	long long d;
+
+	if (__builtin_sub_overflow(a, b, &d))
+		return LLONG_MAX;
+	return d;
+}
+
 /* Issuer, audience, organization and times of verified claims. */
 static enum pb_reason
 check_claims(const json_t *claims, const struct pb_config *cfg,
@@ -552,18 +564,23 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 	iat = json_integer_value(json_object_get(claims, "iat"));
 	nbf = json_integer_value(json_object_get(claims, "nbf"));
 
-	/* now >= exp + leeway, without computing exp + leeway. */
+	/* now >= exp + leeway, without computing exp + leeway. The figures
+	 * in the details say how far off the clocks or the job were. */
 	if (diff_ge(now, exp, leeway)) {
-		say(detail, detail_len, "token expired at %lld", exp);
+		say(detail, detail_len, "token expired %llds ago (exp %lld, "
+		    "leeway %llds)", secs_between(now, exp), exp, leeway);
 		return PB_EXPIRED;
 	}
 	if (diff_gt(nbf, now, leeway)) {
-		say(detail, detail_len, "token not valid before %lld", nbf);
+		say(detail, detail_len, "token not valid for another %llds "
+		    "(nbf %lld, leeway %llds)", secs_between(nbf, now), nbf,
+		    leeway);
 		return PB_NOT_YET_VALID;
 	}
 	if (diff_gt(iat, now, leeway)) {
-		say(detail, detail_len, "token issued in the future at %lld",
-		    iat);
+		say(detail, detail_len, "token issued %llds in the future "
+		    "(iat %lld, leeway %llds): check the clocks",
+		    secs_between(iat, now), iat, leeway);
 		return PB_NOT_YET_VALID;
 	}
 	if (exp < iat) {
@@ -571,7 +588,8 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 		return PB_MALFORMED;
 	}
 	if (diff_gt(exp, iat, cfg->token.max_lifetime)) {
-		say(detail, detail_len, "token lifetime is over %lld seconds",
+		say(detail, detail_len, "token lifetime %llds is over "
+		    "max_lifetime %llds", secs_between(exp, iat),
 		    cfg->token.max_lifetime);
 		return PB_LIFETIME;
 	}

@@ -145,6 +145,9 @@ pg_start() {
 	printf 'auth required %s config=%s\naccount required %s config=%s\n' \
 		"$TMP/lib/pam_buildkite.so" "$1" \
 		"$TMP/lib/pam_buildkite.so" "$1" >"$TMP/pam.d/pbtest"
+	# libpam complains on every handle when "other" is missing.
+	printf 'auth required pam_deny.so\naccount required pam_deny.so\n' \
+		>"$TMP/pam.d/other"
 	chmod -R a+rX "$TMP"
 	PB_SYSLOG="$TMP/pg/syslog"
 	: >"$PB_SYSLOG"

@@ -20,6 +20,7 @@ svc() { # svc NAME MODULE-ARGS...
 		"$MODULE" "$*" "$MODULE" "$*" >"$TMP/pam.d/$name"
 }
 svc buildkite "config=$TMP/policy.yaml"
+printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$TMP/pam.d/other"
 svc nopolicy "config=$TMP/missing.yaml"
 svc badarg "config=$TMP/policy.yaml" frobnicate
 LOG="$TMP/syslog"
