@@ -77,13 +77,13 @@ static enum pb_reason
 keys_from_file(const char *path, struct pb_jwks **out, char *detail,
     size_t detail_len)
 {
-	char *buf, err[256];
+	char *buf, err[256], eb[128];
 	size_t len;
 
 	if (pb_read_file(path, PB_JWKS_MAX_BYTES, &buf, &len) != 0) {
 		snprintf(detail, detail_len, "cannot read jwks.file %s: %s",
 		    path, errno == EFBIG ? "larger than 256 KiB" :
-		    strerror(errno));
+		    strerror_r(errno, eb, sizeof(eb)));
 		return PB_JWKS_UNAVAILABLE;
 	}
 	if (pb_jwks_parse(buf, len, out, err, sizeof(err)) != 0) {

@@ -24,10 +24,9 @@
 #include <security/pam_modules.h>
 
 #include "audit.h"
-#include "jwks_cache.h"
+#include "authn.h"
 #include "policy.h"
 #include "reason.h"
-#include "token.h"
 
 /* Key of the verdict handed from authenticate to acct_mgmt; prefixed
  * because the pam_set_data namespace is shared by the whole stack. */
@@ -144,66 +143,20 @@ remember(pam_handle_t *pamh, const char *user, bool allowed)
 		free(res);
 }
 
-/* Verification and decision; fills ev (and info, which the caller
- * clears) and returns the reason. */
-static enum pb_reason
-authenticate(pam_handle_t *pamh, const struct options *opt,
-    const struct pb_policy *pol, const char *user, const char *rhost,
-    struct pb_audit_event *ev, struct pb_token_info *info, char *detail,
-    size_t detail_len)
-{
-	const struct pb_config *cfg = pb_policy_config(pol);
-	struct pb_jwks *jwks = NULL;
-	struct pb_decision dec;
-	enum pb_reason reason;
-	const char *tok;
-
-	if ((tok = get_token(pamh, opt, detail, detail_len)) == NULL)
-		return PB_MALFORMED;
-	reason = pb_keys_get(cfg, &jwks, detail, detail_len);
-	if (reason != PB_OK)
-		return reason;
-	reason = pb_token_verify(tok, strnlen(tok, AUTHTOK_SCAN_MAX), jwks,
-	    cfg, (long long)time(NULL), info, detail, detail_len);
-	pb_jwks_free(jwks);
-	ev->kid = info->kid;
-	ev->claims = info->claims;
-	if (reason != PB_OK)
-		return reason;
-
-	if (pb_policy_decide(pol, info->claims, user, rhost, &dec, NULL,
-	    NULL) != 0) {
-		snprintf(detail, detail_len, "out of memory deciding");
-		return PB_CONFIG;
-	}
-	ev->rule = dec.rule;
-	switch (dec.verdict) {
-	case PB_VERDICT_ALLOW:
-		return PB_OK;
-	case PB_VERDICT_DENIED:
-		snprintf(detail, detail_len, "a matching deny rule covers the role");
-		return PB_DENIED;
-	default:
-		snprintf(detail, detail_len, "no allow rule matches and "
-		    "lists the role");
-		return PB_NO_RULE;
-	}
-}
-
 PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     const char **argv)
 {
-	struct pb_token_info info = { .kid = "", .alg = "", .claims = NULL };
 	struct pb_audit_event ev = { .reason = PB_CONFIG };
+	struct pb_authn res = { .rule = NULL };
 	enum pb_audit_format format = PB_AUDIT_LOGFMT;
 	int facility = LOG_AUTHPRIV;
 	struct pb_policy *pol = NULL;
 	const void *service = NULL, *rhost = NULL;
 	struct options opt;
 	struct pb_error err;
-	const char *user = NULL;
-	char detail[1200] = "";
+	const char *user = NULL, *tok;
+	char detail[sizeof(res.detail)] = "";
 
 	(void)flags;
 	(void)pam_get_item(pamh, PAM_SERVICE, &service);
@@ -228,8 +181,16 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	}
 	format = pb_policy_config(pol)->audit.format;
 	facility = pb_policy_config(pol)->audit.facility;
-	ev.reason = authenticate(pamh, &opt, pol, user, rhost, &ev, &info,
-	    detail, sizeof(detail));
+	if ((tok = get_token(pamh, &opt, detail, sizeof(detail))) == NULL) {
+		ev.reason = PB_MALFORMED;
+		goto done;
+	}
+	ev.reason = pb_authn_run(pol, tok, strnlen(tok, AUTHTOK_SCAN_MAX),
+	    user, rhost, (long long)time(NULL), NULL, NULL, &res);
+	ev.kid = res.info.kid;
+	ev.claims = res.info.claims;
+	ev.rule = res.rule;
+	snprintf(detail, sizeof(detail), "%s", res.detail);
 done:
 	if (ev.reason != PB_OK && detail[0] != '\0')
 		ev.detail = detail;
@@ -238,7 +199,7 @@ done:
 		    pb_reason_name(ev.reason), detail);
 	pb_audit_emit(&ev, format, facility);
 	remember(pamh, user, ev.reason == PB_OK);
-	pb_token_info_clear(&info);
+	pb_authn_clear(&res);
 	pb_policy_free(pol);
 	return pam_code(ev.reason);
 }

@@ -1,0 +1,33 @@
+/*
+ * authn.h - one authentication decision: keys, token, policy.
+ *
+ * The PAM module and the admin tool's explain both run this, so what
+ * explain says is what a login does.
+ */
+#ifndef PB_AUTHN_H
+#define PB_AUTHN_H
+
+#include <stddef.h>
+
+#include "policy.h"
+#include "reason.h"
+#include "token.h"
+
+struct pb_authn {
+	struct pb_token_info info;  /* kid, alg and signed claims */
+	const char *rule;           /* deciding rule, owned by the policy */
+	char detail[1200];          /* why, in plain words */
+};
+
+/* Verifies token (len bytes) with the keys the policy names, at time now,
+ * and asks the policy whether the job may become role from rhost (NULL
+ * for Unix sockets). trace, when not NULL, receives each rule's verdict.
+ * Fills out (clear it with pb_authn_clear) and returns PB_OK only for a
+ * genuine token the policy allows. */
+enum pb_reason pb_authn_run(const struct pb_policy *pol, const char *token,
+    size_t len, const char *role, const char *rhost, long long now,
+    pb_trace_fn trace, void *trace_ctx, struct pb_authn *out);
+
+void pb_authn_clear(struct pb_authn *out);
+
+#endif
