@@ -113,6 +113,14 @@ rules:
     pipeline: api
     branch: main
     roles: [api_admin]
+  - name: ops on this host
+    pipeline: "*"
+    from: [127.0.0.0/8, "::1"]
+    roles: [ops_local]
+  - name: ops over the vpn
+    pipeline: "*"
+    from: 10.0.0.0/8
+    roles: [ops_vpn]
 POLICY
 }
 

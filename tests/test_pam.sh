@@ -78,6 +78,17 @@ api=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set 'build_source="webhook"')
 pt "$api" api_admin
 ok $rc "the same role from a webhook build is allowed"
 
+pt "$good" ops_vpn -I rhost=10.9.8.7
+ok $rc "a from: 10.0.0.0/8 rule admits rhost 10.9.8.7"
+audit_has "$LOG" 'result=allow reason=ok role=ops_vpn service=buildkite rhost=10\.9\.8\.7 .*rule="ops over the vpn"'
+ok $? "... audited with the rhost and the rule"
+pt "$good" ops_vpn -I rhost=192.168.1.1
+ok "$([ $rc -ne 0 ]; echo $?)" "... and refuses rhost 192.168.1.1"
+pt "$good" ops_vpn
+ok "$([ $rc -ne 0 ]; echo $?)" "... and refuses a login without rhost (Unix socket)"
+pt "$good" ops_local -I rhost=::ffff:127.0.0.1
+ok $rc "an IPv4-mapped IPv6 rhost matches an IPv4 CIDR"
+
 forged=$(mint --key "$TMP/evil.pem" --kid rsa-1)
 pt "$forged" api_migrator
 ok "$([ $rc -ne 0 ]; echo $?)" "a token signed by another key is refused"

@@ -23,7 +23,8 @@ LOG="$PB_SYSLOG"
 psql -h "$TMP/pg" -p "$PORT" -U admin -d postgres -q -v ON_ERROR_STOP=1 -c \
 	"create role api_migrator login; create role ci_reader login;
 	 create role ci_api login; create role api_admin login;
-	 create role app_owner login;" >/dev/null ||
+	 create role app_owner login; create role ops_local login;
+	 create role ops_vpn login;" >/dev/null ||
 	{ echo "Bail out! cannot create roles"; exit 1; }
 
 # login ROLE TOKEN : psql over TCP with the token as password; sets rc
@@ -65,6 +66,16 @@ login api_admin "$good"
 ok "$([ $rc -ne 0 ]; echo $?)" "a deny rule refuses api_admin from a UI build"
 audit_has "$LOG" 'result=deny reason=denied role=api_admin .*rule="never from UI builds"'
 ok $? "... audited as reason=denied"
+
+login ops_local "$good"
+ok "$([ $rc -eq 0 ] && [ "$out" = ops_local ]; echo $?)" \
+	"a from: 127.0.0.0/8 rule admits a login from 127.0.0.1"
+audit_has "$LOG" 'result=allow reason=ok role=ops_local service=pbtest rhost=127\.0\.0\.1 .*rule="ops on this host"'
+ok $? "... audited with the rule"
+login ops_vpn "$good"
+ok "$([ $rc -ne 0 ]; echo $?)" "a from: 10.0.0.0/8 rule refuses a login from 127.0.0.1"
+audit_has "$LOG" 'result=deny reason=no_rule role=ops_vpn service=pbtest rhost=127\.0\.0\.1 '
+ok $? "... audited as reason=no_rule"
 
 forged=$(mint --key "$TMP/evil.pem" --kid rsa-1)
 login api_migrator "$forged"
