@@ -10,45 +10,89 @@
 #include "jwks_cache.h"
 
 enum pb_reason
-pb_authn_run(const struct pb_policy *pol, const char *token, size_t len,
-    const char *role, const char *rhost, long long now, pb_trace_fn trace,
-    void *trace_ctx, struct pb_authn *out)
+pb_authn_decide(const struct pb_policy *pol, const json_t *claims,
+    const char *role, const char *rhost, pb_trace_fn trace, void *trace_ctx,
+    const char **rule, char *detail, size_t detail_len)
+{
+	struct pb_decision dec;
+
+	*rule = NULL;
+	if (pb_policy_decide(pol, claims, role, rhost, &dec, trace,
+	    trace_ctx) != 0) {
+		snprintf(detail, detail_len, "out of memory deciding");
+		return PB_CONFIG;
+	}
+	*rule = dec.rule;
+	switch (dec.verdict) {
+	case PB_VERDICT_ALLOW:
+		if (detail_len > 0)
+			detail[0] = '\0';
+		return PB_OK;
+	case PB_VERDICT_DENIED:
+		snprintf(detail, detail_len,
+		    "a matching deny rule covers the role");
+		return PB_DENIED;
+	default:
+		snprintf(detail, detail_len,
+		    "no allow rule matches and lists the role");
+		return PB_NO_RULE;
+	}
+}
+
+enum pb_reason
+pb_authn_run_traced(const struct pb_policy *pol, const char *token,
+    size_t len, const char *role, const char *rhost, long long now,
+    pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,
+    struct pb_authn *out)
 {
 	const struct pb_config *cfg = pb_policy_config(pol);
 	struct pb_jwks *jwks = NULL;
-	struct pb_decision dec;
 	enum pb_reason reason;
 
 	memset(out, 0, sizeof(*out));
+	/* The replay store does not exist yet: a policy that asks for one
+	 * must not get logins without it. */
+	if (cfg->token.single_use) {
+		snprintf(out->detail, sizeof(out->detail), "token.single_use "
+		    "is not supported by this version; remove it or upgrade");
+		if (step != NULL)
+			step(step_ctx, "single_use", false, out->detail);
+		return PB_CONFIG;
+	}
 	reason = pb_keys_get(cfg, &jwks, out->detail, sizeof(out->detail));
+	if (step != NULL) {
+		char what[sizeof(out->detail) + 64];
+
+		if (reason == PB_OK && cfg->jwks.file != NULL)
+			snprintf(what, sizeof(what), "%zu keys from jwks.file "
+			    "%s", pb_jwks_count(jwks), cfg->jwks.file);
+		else if (reason == PB_OK)
+			snprintf(what, sizeof(what), "%zu keys for jwks.url %s",
+			    pb_jwks_count(jwks), cfg->jwks.url != NULL ?
+			    cfg->jwks.url : "(none)");
+		else
+			snprintf(what, sizeof(what), "%s", out->detail);
+		step(step_ctx, "keys", reason == PB_OK, what);
+	}
 	if (reason != PB_OK)
 		return reason;
-	reason = pb_token_verify(token, len, jwks, cfg, now, &out->info,
-	    out->detail, sizeof(out->detail));
+	reason = pb_token_verify_traced(token, len, jwks, cfg, now, &out->info,
+	    out->detail, sizeof(out->detail), step, step_ctx);
 	pb_jwks_free(jwks);
 	if (reason != PB_OK)
 		return reason;
 
-	if (pb_policy_decide(pol, out->info.claims, role, rhost, &dec, trace,
-	    trace_ctx) != 0) {
-		snprintf(out->detail, sizeof(out->detail),
-		    "out of memory deciding");
-		return PB_CONFIG;
-	}
-	out->rule = dec.rule;
-	switch (dec.verdict) {
-	case PB_VERDICT_ALLOW:
-		out->detail[0] = '\0';
-		return PB_OK;
-	case PB_VERDICT_DENIED:
-		snprintf(out->detail, sizeof(out->detail),
-		    "a matching deny rule covers the role");
-		return PB_DENIED;
-	default:
-		snprintf(out->detail, sizeof(out->detail),
-		    "no allow rule matches and lists the role");
-		return PB_NO_RULE;
-	}
+	return pb_authn_decide(pol, out->info.claims, role, rhost, trace,
+	    trace_ctx, &out->rule, out->detail, sizeof(out->detail));
+}
+
+enum pb_reason
+pb_authn_run(const struct pb_policy *pol, const char *token, size_t len,
+    const char *role, const char *rhost, long long now, pb_trace_fn trace,
+    void *trace_ctx, struct pb_authn *out)
+{
+	return pb_authn_run_traced(pol, token, len, role, rhost, now, NULL,
+	    NULL, trace, trace_ctx, out);
 }
 
 void

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "policy.h"
 #include "reason.h"
 #include "token.h"
@@ -27,6 +29,23 @@ struct pb_authn {
 enum pb_reason pb_authn_run(const struct pb_policy *pol, const char *token,
     size_t len, const char *role, const char *rhost, long long now,
     pb_trace_fn trace, void *trace_ctx, struct pb_authn *out);
+
+/* pb_authn_run that also reports each verification step (where the keys
+ * came from, then every check of pb_token_verify_traced) to step when it
+ * is not NULL. pb_authn_run is this with step NULL. */
+enum pb_reason pb_authn_run_traced(const struct pb_policy *pol,
+    const char *token, size_t len, const char *role, const char *rhost,
+    long long now, pb_step_fn step, void *step_ctx, pb_trace_fn trace,
+    void *trace_ctx, struct pb_authn *out);
+
+/* The policy step alone, for claims already verified (or given to the
+ * admin tool's explain): PB_OK, PB_NO_RULE, PB_DENIED, or PB_CONFIG when
+ * the policy could not decide. Sets *rule to the deciding rule (owned by
+ * the policy, NULL when none) and says why in detail ("" when allowed). */
+enum pb_reason pb_authn_decide(const struct pb_policy *pol,
+    const json_t *claims, const char *role, const char *rhost,
+    pb_trace_fn trace, void *trace_ctx, const char **rule, char *detail,
+    size_t detail_len);
 
 void pb_authn_clear(struct pb_authn *out);
 

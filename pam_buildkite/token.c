@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -45,6 +46,38 @@ say(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
+}
+
+/* Where the verification steps are reported: the admin tool's explain
+ * sets fn; on the module's path it is NULL and each report is one test. */
+struct steps {
+	pb_step_fn fn;
+	void *ctx;
+};
+
+static __attribute__((format(printf, 3, 4))) void
+step_ok(const struct steps *s, const char *name, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	if (s == NULL || s->fn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	s->fn(s->ctx, name, true, what);
+}
+
+/* Reports a refusal, whose words are the detail already written, and
+ * passes the reason on. */
+static enum pb_reason
+step_fail(const struct steps *s, const char *name, enum pb_reason r,
+    const char *detail)
+{
+	if (s != NULL && s->fn != NULL)
+		s->fn(s->ctx, name, false, detail != NULL ? detail : "");
+	return r;
 }
 
 /* A claim value fit for a log line: at most PB_DETAIL_VALUE_MAX bytes,
@@ -478,7 +511,8 @@ check_types(json_t *claims, char *detail, size_t detail_len)
 	return PB_OK;
 }
 
-static bool
+/* The first configured audience aud holds, or NULL. */
+static const char *
 aud_accepted(const json_t *aud, const struct pb_config *cfg)
 {
 	size_t i, j;
@@ -486,15 +520,15 @@ aud_accepted(const json_t *aud, const struct pb_config *cfg)
 	for (j = 0; j < cfg->token.n_audiences; j++) {
 		if (json_is_string(aud)) {
 			if (json_str_eq(aud, cfg->token.audiences[j]))
-				return true;
+				return cfg->token.audiences[j];
 			continue;
 		}
 		for (i = 0; i < json_array_size(aud); i++)
 			if (json_str_eq(json_array_get(aud, i),
 			    cfg->token.audiences[j]))
-				return true;
+				return cfg->token.audiences[j];
 	}
-	return false;
+	return NULL;
 }
 
 /* a - b for a log message; LLONG_MAX when it does not fit. */
@@ -508,26 +542,55 @@ secs_between(long long a, long long b)
 	return d;
 }
 
+/* "1700000000 (2023-11-14T22:13:20Z) is 300s ago": a time claim against
+ * now, for explain. */
+static void
+when(char *buf, size_t len, long long t, long long now)
+{
+	char iso[32] = "";
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if ((long long)tt == t && gmtime_r(&tt, &tm) != NULL &&
+	    strftime(iso, sizeof(iso), " (%Y-%m-%dT%H:%M:%SZ)", &tm) == 0)
+		iso[0] = '\0';
+	if (t == now)
+		say(buf, len, "%lld%s is now", t, iso);
+	else if (t > now)
+		say(buf, len, "%lld%s is in %llds", t, iso,
+		    secs_between(t, now));
+	else
+		say(buf, len, "%lld%s is %llds ago", t, iso,
+		    secs_between(now, t));
+}
+
 /* Issuer, audience, organization and times of verified claims. */
 static enum pb_reason
 check_claims(const json_t *claims, const struct pb_config *cfg,
-    long long now, char *detail, size_t detail_len)
+    long long now, char *detail, size_t detail_len, const struct steps *s)
 {
 	const json_t *iss = json_object_get(claims, "iss");
 	const json_t *aud = json_object_get(claims, "aud");
 	const json_t *org = json_object_get(claims, "organization_slug");
 	const json_t *oid = json_object_get(claims, "organization_id");
-	char v[PB_DETAIL_VALUE_MAX + 1];
+	const char *accepted;
+	char v[PB_DETAIL_VALUE_MAX + 1], w[128];
 	long long exp, iat, nbf, leeway = cfg->token.leeway;
+	bool tracing = s != NULL && s->fn != NULL;
 
 	if (!json_str_eq(iss, cfg->token.issuer)) {
 		printable(v, sizeof(v), json_string_value(iss),
 		    json_string_length(iss));
 		say(detail, detail_len, "iss \"%s\" is not the configured "
 		    "issuer", v);
-		return PB_ISSUER;
+		return step_fail(s, "issuer", PB_ISSUER, detail);
 	}
-	if (!aud_accepted(aud, cfg)) {
+	if (tracing) {
+		printable(v, sizeof(v), json_string_value(iss),
+		    json_string_length(iss));
+		step_ok(s, "issuer", "iss \"%s\" is the configured issuer", v);
+	}
+	if ((accepted = aud_accepted(aud, cfg)) == NULL) {
 		const json_t *first = json_is_string(aud) ? aud :
 		    json_array_get(aud, 0);
 
@@ -536,28 +599,43 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 		say(detail, detail_len, "aud \"%s\"%s is not an accepted "
 		    "audience", v, json_is_array(aud) &&
 		    json_array_size(aud) > 1 ? " (and the others)" : "");
-		return PB_AUDIENCE;
+		return step_fail(s, "audience", PB_AUDIENCE, detail);
+	}
+	if (tracing) {
+		printable(v, sizeof(v), accepted, strlen(accepted));
+		step_ok(s, "audience", "aud holds \"%s\", a configured "
+		    "audience", v);
 	}
 	if (!json_str_eq(org, cfg->token.organization)) {
 		printable(v, sizeof(v), json_string_value(org),
 		    json_string_length(org));
 		say(detail, detail_len, "organization_slug \"%s\" is not the "
 		    "configured organization", v);
-		return PB_ORGANIZATION;
+		return step_fail(s, "organization", PB_ORGANIZATION, detail);
+	}
+	if (tracing) {
+		printable(v, sizeof(v), json_string_value(org),
+		    json_string_length(org));
+		step_ok(s, "organization", "organization_slug \"%s\" is the "
+		    "configured organization", v);
 	}
 	if (cfg->token.organization_id != NULL) {
 		if (oid == NULL) {
 			say(detail, detail_len, "organization_id is missing "
 			    "but required by the policy");
-			return PB_ORGANIZATION;
+			return step_fail(s, "organization_id", PB_ORGANIZATION,
+			    detail);
 		}
 		if (!json_str_eq(oid, cfg->token.organization_id)) {
 			printable(v, sizeof(v), json_string_value(oid),
 			    json_string_length(oid));
 			say(detail, detail_len, "organization_id \"%s\" is not "
 			    "the configured organization", v);
-			return PB_ORGANIZATION;
+			return step_fail(s, "organization_id", PB_ORGANIZATION,
+			    detail);
 		}
+		step_ok(s, "organization_id", "organization_id is the "
+		    "configured one");
 	}
 
 	exp = json_integer_value(json_object_get(claims, "exp"));
@@ -569,30 +647,44 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 	if (diff_ge(now, exp, leeway)) {
 		say(detail, detail_len, "token expired %llds ago (exp %lld, "
 		    "leeway %llds)", secs_between(now, exp), exp, leeway);
-		return PB_EXPIRED;
+		return step_fail(s, "exp", PB_EXPIRED, detail);
+	}
+	if (tracing) {
+		when(w, sizeof(w), exp, now);
+		step_ok(s, "exp", "exp %s; leeway %llds", w, leeway);
 	}
 	if (diff_gt(nbf, now, leeway)) {
 		say(detail, detail_len, "token not valid for another %llds "
 		    "(nbf %lld, leeway %llds)", secs_between(nbf, now), nbf,
 		    leeway);
-		return PB_NOT_YET_VALID;
+		return step_fail(s, "nbf", PB_NOT_YET_VALID, detail);
+	}
+	if (tracing) {
+		when(w, sizeof(w), nbf, now);
+		step_ok(s, "nbf", "nbf %s; leeway %llds", w, leeway);
 	}
 	if (diff_gt(iat, now, leeway)) {
 		say(detail, detail_len, "token issued %llds in the future "
 		    "(iat %lld, leeway %llds): check the clocks",
 		    secs_between(iat, now), iat, leeway);
-		return PB_NOT_YET_VALID;
+		return step_fail(s, "iat", PB_NOT_YET_VALID, detail);
+	}
+	if (tracing) {
+		when(w, sizeof(w), iat, now);
+		step_ok(s, "iat", "iat %s; leeway %llds", w, leeway);
 	}
 	if (exp < iat) {
 		say(detail, detail_len, "token expires before it was issued");
-		return PB_MALFORMED;
+		return step_fail(s, "lifetime", PB_MALFORMED, detail);
 	}
 	if (diff_gt(exp, iat, cfg->token.max_lifetime)) {
 		say(detail, detail_len, "token lifetime %llds is over "
 		    "max_lifetime %llds", secs_between(exp, iat),
 		    cfg->token.max_lifetime);
-		return PB_LIFETIME;
+		return step_fail(s, "lifetime", PB_LIFETIME, detail);
 	}
+	step_ok(s, "lifetime", "exp - iat is %llds, within max_lifetime %llds",
+	    secs_between(exp, iat), cfg->token.max_lifetime);
 	return PB_OK;
 }
 
@@ -614,17 +706,37 @@ config_usable(const struct pb_config *cfg)
 	return true;
 }
 
+/* The name and size of the key a token chose, for explain. */
+static void
+key_words(char *buf, size_t len, const EVP_PKEY *key)
+{
+	say(buf, len, "%s key of %d bits", EVP_PKEY_is_a(key, "RSA") ? "RSA" :
+	    EVP_PKEY_is_a(key, "EC") ? "EC" : "unknown", EVP_PKEY_get_bits(key));
+}
+
 enum pb_reason
 pb_token_verify(const char *token, size_t len, const struct pb_jwks *jwks,
     const struct pb_config *cfg, long long now, struct pb_token_info *info,
     char *detail, size_t detail_len)
 {
+	return pb_token_verify_traced(token, len, jwks, cfg, now, info, detail,
+	    detail_len, NULL, NULL);
+}
+
+enum pb_reason
+pb_token_verify_traced(const char *token, size_t len,
+    const struct pb_jwks *jwks, const struct pb_config *cfg, long long now,
+    struct pb_token_info *info, char *detail, size_t detail_len,
+    pb_step_fn step, void *step_ctx)
+{
+	const struct steps st = { step, step_ctx }, *s = &st;
 	enum pb_reason r;
 	json_t *hdr = NULL, *claims = NULL;
 	EVP_PKEY *key = NULL;
 	unsigned char *sig = NULL;
 	const char *d1, *d2, *kid;
-	size_t i, sig_len, ai = 0, hlen, plen, slen;
+	char words[64];
+	size_t i, sig_len, ai = 0, hlen, plen, slen, given = len;
 
 	if (detail != NULL && detail_len > 0)
 		detail[0] = '\0';
@@ -632,11 +744,11 @@ pb_token_verify(const char *token, size_t len, const struct pb_jwks *jwks,
 		memset(info, 0, sizeof(*info));
 	if (info == NULL || cfg == NULL || !config_usable(cfg)) {
 		say(detail, detail_len, "verifier not configured");
-		return PB_CONFIG;
+		return step_fail(s, "config", PB_CONFIG, detail);
 	}
 	if (token == NULL) {
 		say(detail, detail_len, "no token");
-		return PB_MALFORMED;
+		return step_fail(s, "size", PB_MALFORMED, detail);
 	}
 
 	while (len > 0 && is_ws(token[0])) {
@@ -647,13 +759,15 @@ pb_token_verify(const char *token, size_t len, const struct pb_jwks *jwks,
 		len--;
 	if (len == 0) {
 		say(detail, detail_len, "empty token");
-		return PB_MALFORMED;
+		return step_fail(s, "size", PB_MALFORMED, detail);
 	}
 	if (len > PB_TOKEN_MAX_BYTES) {
 		say(detail, detail_len, "token longer than %d bytes",
 		    PB_TOKEN_MAX_BYTES);
-		return PB_MALFORMED;
+		return step_fail(s, "size", PB_MALFORMED, detail);
 	}
+	step_ok(s, "size", "%zu bytes (%zu of surrounding whitespace trimmed), "
+	    "at most %d allowed", len, given - len, PB_TOKEN_MAX_BYTES);
 
 	/* header.payload.signature, each part base64url and non-empty. */
 	d1 = memchr(token, '.', len);
@@ -662,7 +776,7 @@ pb_token_verify(const char *token, size_t len, const struct pb_jwks *jwks,
 	    memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL) {
 		say(detail, detail_len, "token is not three dot-separated "
 		    "parts");
-		return PB_MALFORMED;
+		return step_fail(s, "segments", PB_MALFORMED, detail);
 	}
 	hlen = (size_t)(d1 - token);
 	plen = (size_t)(d2 - d1 - 1);
@@ -671,28 +785,44 @@ pb_token_verify(const char *token, size_t len, const struct pb_jwks *jwks,
 	 * "alg":"none" token is reported as the algorithm it names. */
 	if (hlen == 0 || plen == 0) {
 		say(detail, detail_len, "token has an empty part");
-		return PB_MALFORMED;
+		return step_fail(s, "segments", PB_MALFORMED, detail);
 	}
 	for (i = 0; i < len; i++) {
 		if (token[i] != '.' && !is_b64url_char((unsigned char)token[i])) {
 			say(detail, detail_len, "token has a character outside "
 			    "base64url");
-			return PB_MALFORMED;
+			return step_fail(s, "segments", PB_MALFORMED, detail);
 		}
 	}
+	step_ok(s, "segments", "three base64url parts: header %zu, payload "
+	    "%zu, signature %zu characters", hlen, plen, slen);
 
 	hdr = segment_object(token, hlen);
 	if (hdr == NULL) {
 		say(detail, detail_len, "header is not a well-formed JSON "
 		    "object");
-		return PB_MALFORMED;
+		return step_fail(s, "header", PB_MALFORMED, detail);
 	}
 	r = check_header(hdr, cfg, info, &ai, &kid, detail, detail_len);
-	if (r != PB_OK)
+	if (r == PB_MALFORMED) {
+		step_fail(s, "header", r, detail);
 		goto out;
+	}
+	/* The header's own words, as the audit event shows them: alg
+	 * made printable, kid free of control characters and cut to fit. */
+	step_ok(s, "header", "alg %s, %s%s%s%s", info->alg,
+	    info->kid[0] != '\0' ? "kid \"" : "no kid", info->kid,
+	    info->kid[0] != '\0' ? "\"" : "",
+	    r == PB_OK ? "; no crit, jku, x5u, jwk or x5c" : "");
+	if (r != PB_OK) {
+		step_fail(s, "algorithm", r, detail);
+		goto out;
+	}
+	step_ok(s, "algorithm", "%s is allowed by token.algorithms",
+	    algs[ai].name);
 	if (slen == 0) {
 		say(detail, detail_len, "token has no signature");
-		r = PB_MALFORMED;
+		r = step_fail(s, "segments", PB_MALFORMED, detail);
 		goto out;
 	}
 
@@ -700,34 +830,50 @@ pb_token_verify(const char *token, size_t len, const struct pb_jwks *jwks,
 	if (r != PB_OK || key == NULL) {
 		if (r == PB_OK)
 			r = PB_UNKNOWN_KEY;
+		step_fail(s, "key", r, detail);
 		goto out;
+	}
+	if (step != NULL) {
+		key_words(words, sizeof(words), key);
+		if (kid != NULL)
+			step_ok(s, "key", "kid \"%s\" found among %zu keys: "
+			    "%s, fits %s", info->kid, pb_jwks_count(jwks),
+			    words, algs[ai].name);
+		else
+			step_ok(s, "key", "no kid, the set's only key: %s, "
+			    "fits %s", words, algs[ai].name);
 	}
 
 	if (pb_b64url_decode(d2 + 1, slen, &sig, &sig_len) != 0) {
 		say(detail, detail_len, "signature is not base64url");
-		r = PB_MALFORMED;
+		r = step_fail(s, "signature", PB_MALFORMED, detail);
 		goto out;
 	}
 	/* The signing input is the token's own ASCII bytes, never a
 	 * re-encoding of what was parsed. */
 	if (!verify_signature(ai, key, (const unsigned char *)token,
 	    (size_t)(d2 - token), sig, sig_len, detail, detail_len)) {
-		r = PB_SIGNATURE;
+		r = step_fail(s, "signature", PB_SIGNATURE, detail);
 		goto out;
 	}
+	step_ok(s, "signature", "%s signature verifies", algs[ai].name);
 
 	/* From here on the payload is Buildkite's word. */
 	claims = segment_object(d1 + 1, plen);
 	if (claims == NULL) {
 		say(detail, detail_len, "payload is not a well-formed JSON "
 		    "object");
-		r = PB_MALFORMED;
+		r = step_fail(s, "claims", PB_MALFORMED, detail);
 		goto out;
 	}
 	r = check_types(claims, detail, detail_len);
-	if (r != PB_OK)
+	if (r != PB_OK) {
+		step_fail(s, "claims", r, detail);
 		goto out;
-	r = check_claims(claims, cfg, now, detail, detail_len);
+	}
+	step_ok(s, "claims", "payload is a JSON object and every claim has "
+	    "its type");
+	r = check_claims(claims, cfg, now, detail, detail_len, s);
 	/* Signed and well typed: the audit event may name the job even when
 	 * the token is refused for its issuer, audience or times. */
 	if (r != PB_MALFORMED) {

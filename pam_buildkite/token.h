@@ -4,6 +4,7 @@
 #ifndef PB_TOKEN_H
 #define PB_TOKEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -34,6 +35,21 @@ struct pb_token_info {
 enum pb_reason pb_token_verify(const char *token, size_t len,
     const struct pb_jwks *jwks, const struct pb_config *cfg, long long now,
     struct pb_token_info *info, char *detail, size_t detail_len);
+
+/* Receives each verification step as it is taken, for the admin tool's
+ * explain: step is a short name ("signature", "exp", ...), passed says
+ * whether the token got past it, what says so in plain words. what never
+ * holds the token, nor an unverified claim value beyond the header's alg
+ * and kid. */
+typedef void (*pb_step_fn)(void *ctx, const char *step, bool passed,
+    const char *what);
+
+/* pb_token_verify, reporting every step to step (when not NULL). With
+ * step NULL it is pb_token_verify: same checks, same order, same result. */
+enum pb_reason pb_token_verify_traced(const char *token, size_t len,
+    const struct pb_jwks *jwks, const struct pb_config *cfg, long long now,
+    struct pb_token_info *info, char *detail, size_t detail_len,
+    pb_step_fn step, void *step_ctx);
 
 /* Frees what pb_token_verify put in info. */
 void pb_token_info_clear(struct pb_token_info *info);

@@ -7,7 +7,7 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libpam0g-dev libjansson-dev libssl-dev libyaml-dev
 pamtester libpam-wrapper postgresql-15 postgresql-client-15
-binutils ca-certificates"
+binutils ca-certificates python3-jsonschema python3-yaml clang"
 
 missing=""
 for p in $PACKAGES; do

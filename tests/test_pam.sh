@@ -142,6 +142,14 @@ audit_has "$LOG" 'reason=jwks_unavailable'
 ok $? "... audited as reason=jwks_unavailable"
 mv "$TMP/jwks.moved" "$TMP/jwks.json"
 
+sed 's|^token:|token:\n  single_use: true\n  replay_dir: /nonexistent|' \
+	"$TMP/policy.yaml" >"$TMP/single.yaml"
+svc single "config=$TMP/single.yaml"
+SERVICE=single; pt "$good" api_migrator; SERVICE=buildkite
+ok "$([ $rc -ne 0 ]; echo $?)" "token.single_use, not yet supported, denies rather than skip replay checks"
+audit_has "$LOG" 'reason=config .*single_use'
+ok $? "... audited as reason=config naming single_use"
+
 cat >>"$TMP/policy.yaml" <<'EOF2'
   - name: typo
     pipeline: api

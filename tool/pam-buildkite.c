@@ -1,0 +1,918 @@
+/*
+ * pam-buildkite.c - the admin tool of pam_buildkite (SPEC.md section 8).
+ *
+ *   check    validates a policy file the way the module loads it, and warns
+ *            about permissions that let others read or rewrite it;
+ *   explain  runs the module's own verify-then-decide step (pb_authn_run)
+ *            on a token, or the policy alone on given claims, and says what
+ *            every check and every rule made of it;
+ *   decode   shows a token's header and claims without verifying anything;
+ *   jwks     fetch: the place of the shared JWKS cache's refresher.
+ *
+ * The token is a credential: it is never printed, and the buffer holding
+ * it is wiped before it is freed. Output is deterministic for given
+ * inputs (--now fixes the clock), so scripts and tests can compare it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "authn.h"
+#include "b64url.h"
+#include "policy.h"
+#include "reason.h"
+#include "token.h"
+
+#define PROG "pam-buildkite"
+
+/* Bytes read for a token or a claims file. PostgreSQL passes passwords of
+ * up to 64 KiB; the verifier itself refuses tokens over 16 KiB, and
+ * explain lets it say so rather than refusing here. */
+#define INPUT_MAX (64 * 1024)
+
+#define EXIT_ALLOW 0
+#define EXIT_DENY 1
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+"usage: " PROG " check   [-c policy.yaml]\n"
+"       " PROG " explain [-c policy.yaml] --role ROLE [--rhost ADDR]\n"
+"                     [--token-file FILE | --claims FILE.json] [--now EPOCH] [--json]\n"
+"       " PROG " decode  [--token-file FILE]\n"
+"       " PROG " jwks fetch [-c policy.yaml]\n"
+"       " PROG " help | --help | --version\n"
+"\n"
+"  check    validate the policy; exit 0 valid, 1 invalid\n"
+"  explain  show every verification step and every rule for a login as\n"
+"           ROLE, then the decision; exit 0 allow, 1 deny, 2 usage or\n"
+"           config error. The token is read from standard input unless\n"
+"           --token-file is given; --claims skips verification.\n"
+"  decode   print a token's header and claims, NOT verified\n"
+"\n"
+"  -c, --config FILE  policy file (default " PB_POLICY_DEFAULT_PATH ")\n";
+
+static void
+usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+/* Bad usage: what was wrong, then the usage, on stderr; exit status 2. */
+static __attribute__((format(printf, 1, 2))) int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* An option getopt_long refused: c is ':' when its value is missing. A
+ * long option is named by its argument, a short one by optopt. */
+static int
+bad_option(const char *cmd, int c, char **argv)
+{
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	const char *arg = argv[optind - 1];
+	const char *name = strncmp(arg, "--", 2) == 0 || optopt == 0 ? arg :
+	    shortopt;
+
+	if (c == ':')
+		return usage_error("%s: %s needs a value", cmd, name);
+	return usage_error("%s: bad option %s", cmd, name);
+}
+
+/* Writes s with control characters, quotes and backslashes escaped: rule
+ * names and reasons come from files and tokens, and must neither forge a
+ * line of output nor send escape sequences to a terminal. */
+static void
+put_text(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+static void
+put_quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* "2023-11-14T22:13:20Z", or "" when t is not a representable time. */
+static void
+iso_time(char *buf, size_t len, long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	buf[0] = '\0';
+	if ((long long)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		buf[0] = '\0';
+}
+
+/* ------------------------------------------------------------- input */
+
+/* Reads all of fd, at most max bytes, into a new NUL-terminated buffer.
+ * Works on pipes and terminals as well as files. Returns 0, or -1 with
+ * errno set (EFBIG past max). */
+static int
+read_all(int fd, size_t max, char **buf, size_t *len)
+{
+	char *p;
+	size_t got = 0;
+	int saved;
+
+	*buf = NULL;
+	*len = 0;
+	/* One byte beyond max tells "exactly max" from "too long". */
+	if ((p = malloc(max + 2)) == NULL)
+		return -1;
+	for (;;) {
+		ssize_t n = read(fd, p + got, max + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	p[got] = '\0';
+	*buf = p;
+	*len = got;
+	return 0;
+fail:
+	saved = errno;
+	explicit_bzero(p, got);
+	free(p);
+	errno = saved;
+	return -1;
+}
+
+/* Reads path, or standard input when path is NULL. On failure prints
+ * why and returns -1. */
+static int
+read_input(const char *path, char **buf, size_t *len)
+{
+	char eb[128];
+	int fd = STDIN_FILENO, rc;
+
+	if (path != NULL) {
+		do {
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		} while (fd < 0 && errno == EINTR);
+		if (fd < 0) {
+			fprintf(stderr, PROG ": cannot open %s: %s\n", path,
+			    strerror_r(errno, eb, sizeof(eb)));
+			return -1;
+		}
+	} else if (isatty(fd)) {
+		fputs(PROG ": reading the token from standard input "
+		    "(end with ^D)\n", stderr);
+	}
+	rc = read_all(fd, INPUT_MAX, buf, len);
+	if (rc != 0)
+		fprintf(stderr, PROG ": cannot read %s: %s\n",
+		    path != NULL ? path : "standard input",
+		    errno == EFBIG ? "longer than 64 KiB" :
+		    strerror_r(errno, eb, sizeof(eb)));
+	if (path != NULL)
+		close(fd);
+	return rc;
+}
+
+/* Credentials do not linger in freed memory. */
+static void
+wipe_free(char *buf, size_t len)
+{
+	if (buf == NULL)
+		return;
+	explicit_bzero(buf, len);
+	free(buf);
+}
+
+static bool
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* --------------------------------------------------------- policy */
+
+/* Loads the policy or says why not ("file:line:column: message"). */
+static struct pb_policy *
+load_policy(const char *path)
+{
+	struct pb_policy *pol = NULL;
+	struct pb_error err;
+
+	memset(&err, 0, sizeof(err));
+	if (pb_policy_load(path, &pol, &err) != 0) {
+		fputs(PROG ": ", stderr);
+		put_text(stderr, err.text[0] != '\0' ? err.text : path);
+		fputc('\n', stderr);
+		return NULL;
+	}
+	return pol;
+}
+
+static void
+count_rule(void *ctx, const char *rule, bool matched, const char *why)
+{
+	(void)rule;
+	(void)matched;
+	(void)why;
+	(*(size_t *)ctx)++;
+}
+
+/* The policy interface shows no rules, but a traced decision visits each
+ * of them once, in order: counting the visits counts the rules. */
+static int
+count_rules(const struct pb_policy *pol, size_t *n)
+{
+	struct pb_decision dec;
+	json_t *none = json_object();
+	int rc;
+
+	*n = 0;
+	if (none == NULL)
+		return -1;
+	rc = pb_policy_decide(pol, none, NULL, NULL, &dec, count_rule, n);
+	json_decref(none);
+	return rc;
+}
+
+/* ----------------------------------------------------------- check */
+
+/*
+ * Whoever can write the policy decides who logs in; whoever can read it
+ * learns which jobs may become which roles. The module runs as the
+ * PostgreSQL service user, which must read the file but should not own
+ * it (members of pg_write_server_files write files as that user): root
+ * as owner with mode 0640 and the service user's group is the intended
+ * setup, so group read alone is not warned about.
+ */
+static void
+permission_warnings(const char *path)
+{
+	struct stat st;
+	struct passwd *pw;
+	uid_t me = geteuid();
+	mode_t m;
+
+	if (stat(path, &st) != 0)
+		return;
+	m = st.st_mode & 07777;
+	if (m & S_IWGRP)
+		fprintf(stderr, "warning: %s is writable by "
+		    "its group (mode %04o): its members can decide who logs "
+		    "in; chmod g-w\n", path, (unsigned)m);
+	if (m & S_IROTH)
+		fprintf(stderr, "warning: %s is readable by everyone (mode "
+		    "%04o): it tells which jobs may become which roles; "
+		    "chmod o-rwx (0640, group of the PostgreSQL service "
+		    "user)\n", path, (unsigned)m);
+	if (st.st_uid != 0 && st.st_uid != me) {
+		pw = getpwuid(st.st_uid);
+		fprintf(stderr, "warning: %s is owned by %s (uid %ju), neither "
+		    "root nor you: its owner can decide who logs in\n", path,
+		    pw != NULL ? pw->pw_name : "an unknown user",
+		    (uintmax_t)st.st_uid);
+	}
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = PB_POLICY_DEFAULT_PATH;
+	struct pb_policy *pol;
+	size_t n;
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad_option("check", c, argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("check: unexpected argument %s",
+		    argv[optind]);
+
+	if ((pol = load_policy(path)) == NULL)
+		return 1;
+	permission_warnings(path);
+	if (count_rules(pol, &n) == 0)
+		printf("%s: ok (%zu rule%s)\n", path, n, n == 1 ? "" : "s");
+	else
+		printf("%s: ok\n", path);
+	pb_policy_free(pol);
+	return 0;
+}
+
+/* --------------------------------------------------------- explain */
+
+/* What explain gathered: the steps and rule verdicts in order, as JSON
+ * arrays, so the text and the --json output say the same thing. */
+struct trail {
+	json_t *steps;
+	json_t *rules;
+	bool oom;
+};
+
+/* A JSON string of s. Rule names, roles and addresses come from files
+ * and the command line and need not be UTF-8, which JSON strings must
+ * be: then each byte outside ASCII shows as '?'. */
+static json_t *
+jstr(const char *s)
+{
+	json_t *j;
+	char *c, *p;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL || (c = strdup(s)) == NULL)
+		return j;
+	for (p = c; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
+static void
+on_step(void *ctx, const char *step, bool passed, const char *what)
+{
+	struct trail *t = ctx;
+
+	if (json_array_append_new(t->steps, json_pack("{s:o, s:b, s:o}",
+	    "step", jstr(step), "passed", passed, "what", jstr(what))) != 0)
+		t->oom = true;
+}
+
+static void
+on_rule(void *ctx, const char *rule, bool matched, const char *why)
+{
+	struct trail *t = ctx;
+
+	if (json_array_append_new(t->rules, json_pack("{s:o, s:b, s:o}",
+	    "rule", jstr(rule), "matched", matched, "why", jstr(why))) != 0)
+		t->oom = true;
+}
+
+static void
+print_steps(const json_t *steps)
+{
+	const json_t *s;
+	size_t i;
+
+	puts("verification:");
+	json_array_foreach(steps, i, s) {
+		printf("  [%s] ", json_is_true(json_object_get(s, "passed")) ?
+		    "pass" : "FAIL");
+		put_text(stdout, json_string_value(json_object_get(s, "step")));
+		fputs(": ", stdout);
+		put_text(stdout, json_string_value(json_object_get(s, "what")));
+		fputc('\n', stdout);
+	}
+}
+
+static void
+print_rules(const json_t *rules, bool consulted)
+{
+	const json_t *r;
+	size_t i;
+
+	if (!consulted) {
+		puts("rules: not consulted, the token was refused");
+		return;
+	}
+	puts("rules:");
+	json_array_foreach(rules, i, r) {
+		printf("  [%s] ", json_is_true(json_object_get(r, "matched")) ?
+		    "match" : "no match");
+		put_quoted(stdout, json_string_value(json_object_get(r,
+		    "rule")));
+		fputs(": ", stdout);
+		put_text(stdout, json_string_value(json_object_get(r, "why")));
+		fputc('\n', stdout);
+	}
+}
+
+/* Indents each line of a JSON dump by two spaces. */
+static void
+print_claims(const json_t *claims, const char *label)
+{
+	char *dump = json_dumps(claims, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	const char *p, *nl;
+
+	printf("claims (%s):\n", label);
+	if (dump == NULL) {
+		puts("  (out of memory)");
+		return;
+	}
+	for (p = dump; p != NULL; p = nl != NULL ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		printf("  %.*s\n", (int)(nl != NULL ? (size_t)(nl - p) :
+		    strlen(p)), p);
+	}
+	free(dump);
+}
+
+/* Loads --claims FILE: a JSON object, duplicates refused (as in a token).
+ * Errors name file:line:column. */
+static json_t *
+load_claims(const char *path)
+{
+	json_error_t jerr;
+	json_t *claims;
+	char *buf;
+	size_t len;
+
+	if (read_input(path, &buf, &len) != 0)
+		return NULL;
+	claims = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	if (claims == NULL) {
+		fprintf(stderr, PROG ": %s:%d:%d: ", path, jerr.line,
+		    jerr.column);
+		put_text(stderr, jerr.text);
+		fputc('\n', stderr);
+		return NULL;
+	}
+	if (!json_is_object(claims)) {
+		fprintf(stderr, PROG ": %s:1:1: claims must be a JSON object\n",
+		    path);
+		json_decref(claims);
+		return NULL;
+	}
+	return claims;
+}
+
+static bool
+parse_epoch(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0';
+}
+
+/* How explain ends: one decision line (or object) and the exit status. */
+static int
+report(const struct trail *t, bool json_out, enum pb_reason reason,
+    const char *rule, const char *detail, json_t *claims,
+    const char *claims_label, bool consulted, const char *role,
+    const char *rhost, const long long *now)
+{
+	int status = reason == PB_OK ? EXIT_ALLOW :
+	    reason == PB_CONFIG ? EXIT_USAGE : EXIT_DENY;
+
+	if (json_out) {
+		json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}",
+		    "decision", reason == PB_OK ? "allow" : "deny",
+		    "reason", pb_reason_name(reason),
+		    "rule", jstr(rule),
+		    "detail", jstr(detail != NULL && detail[0] != '\0' ?
+		    detail : NULL),
+		    "role", jstr(role),
+		    "rhost", jstr(rhost));
+		char *dump;
+
+		if (o == NULL)
+			goto oom;
+		if (now != NULL)
+			json_object_set_new(o, "now", json_integer(*now));
+		json_object_set(o, "steps", t->steps);
+		json_object_set(o, "rules", t->rules);
+		if (claims != NULL)
+			json_object_set(o, "claims", claims);
+		dump = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		if (dump == NULL)
+			goto oom;
+		puts(dump);
+		free(dump);
+		return status;
+	}
+
+	print_steps(t->steps);
+	if (claims != NULL)
+		print_claims(claims, claims_label);
+	print_rules(t->rules, consulted);
+	if (reason == PB_OK) {
+		fputs("decision: allow (rule ", stdout);
+		put_quoted(stdout, rule != NULL ? rule : "");
+		puts(")");
+		return status;
+	}
+	printf("decision: deny (reason: %s", pb_reason_name(reason));
+	if (rule != NULL) {
+		fputs("; rule ", stdout);
+		put_quoted(stdout, rule);
+	}
+	if (detail != NULL && detail[0] != '\0') {
+		fputs("; ", stdout);
+		put_text(stdout, detail);
+	}
+	puts(")");
+	return status;
+oom:
+	fputs(PROG ": out of memory\n", stderr);
+	return EXIT_USAGE;
+}
+
+static int
+cmd_explain(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "rhost", required_argument, NULL, 'H' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "claims", required_argument, NULL, 'C' },
+		{ "now", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = PB_POLICY_DEFAULT_PATH, *role = NULL;
+	const char *rhost = NULL, *token_file = NULL, *claims_file = NULL;
+	struct pb_policy *pol = NULL;
+	struct trail t = { NULL, NULL, false };
+	struct pb_authn res;
+	enum pb_reason reason;
+	json_t *claims = NULL;
+	char *tok = NULL, ts[32], what[256], detail[sizeof(res.detail)];
+	const char *rule;
+	size_t tok_len = 0, n;
+	long long now = (long long)time(NULL);
+	bool json_out = false, now_given = false, consulted;
+	int c, status = EXIT_USAGE;
+
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'r':
+			role = optarg;
+			break;
+		case 'H':
+			rhost = optarg;
+			break;
+		case 't':
+			token_file = optarg;
+			break;
+		case 'C':
+			claims_file = optarg;
+			break;
+		case 'n':
+			if (!parse_epoch(optarg, &now))
+				return usage_error("explain: --now needs Unix "
+				    "seconds, not %s", optarg);
+			now_given = true;
+			break;
+		case 'j':
+			json_out = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad_option("explain", c, argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("explain: unexpected argument %s",
+		    argv[optind]);
+	if (role == NULL)
+		return usage_error("explain: --role is required");
+	if (role[0] == '\0')
+		return usage_error("explain: --role must not be empty");
+	if (rhost != NULL && rhost[0] == '\0')
+		return usage_error("explain: --rhost must not be empty "
+		    "(leave it out for a Unix-socket connection)");
+	if (token_file != NULL && claims_file != NULL)
+		return usage_error("explain: --token-file and --claims "
+		    "exclude each other");
+	if (claims_file != NULL && now_given)
+		return usage_error("explain: --now only applies to a token; "
+		    "--claims skips the time checks");
+
+	if ((pol = load_policy(path)) == NULL)
+		return EXIT_USAGE;
+	t.steps = json_array();
+	t.rules = json_array();
+	if (t.steps == NULL || t.rules == NULL)
+		goto oom;
+
+	/* Input first: a missing file ends here, before any output. */
+	if (claims_file != NULL) {
+		if ((claims = load_claims(claims_file)) == NULL)
+			goto out;
+	} else if (read_input(token_file, &tok, &tok_len) != 0) {
+		goto out;
+	}
+
+	if (!json_out) {
+		fputs("policy: ", stdout);
+		put_text(stdout, path);
+		if (count_rules(pol, &n) == 0)
+			printf(" (%zu rule%s)", n, n == 1 ? "" : "s");
+		fputs("\nrole: ", stdout);
+		put_quoted(stdout, role);
+		fputs("\nrhost: ", stdout);
+		if (rhost != NULL)
+			put_text(stdout, rhost);
+		else
+			fputs("none (a Unix-socket connection)", stdout);
+		fputc('\n', stdout);
+	}
+
+	if (claims != NULL) {
+		on_step(&t, "claims", true, "claims given: token "
+		    "verification skipped");
+		reason = pb_authn_decide(pol, claims, role, rhost, on_rule, &t,
+		    &rule, detail, sizeof(detail));
+		if (t.oom)
+			goto oom;
+		status = report(&t, json_out, reason, rule, detail,
+		    claims, "given, not verified", true, role, rhost, NULL);
+		goto out;
+	}
+
+	if (!json_out) {
+		iso_time(ts, sizeof(ts), now);
+		printf("now: %lld%s%s%s%s\n", now, ts[0] != '\0' ? " (" : "",
+		    ts, ts[0] != '\0' ? ")" : "",
+		    now_given ? ", from --now" : "");
+	}
+	/* PAM hands the module a C string: a NUL ends the token there. */
+	n = strnlen(tok, tok_len);
+	snprintf(what, sizeof(what), "%zu bytes from %s%s", tok_len,
+	    token_file != NULL ? "the token file" : "standard input",
+	    n < tok_len ? "; a NUL byte ends the token there, as in PAM" : "");
+	on_step(&t, "input", true, what);
+
+	reason = pb_authn_run_traced(pol, tok, n, role, rhost, now, on_step,
+	    &t, on_rule, &t, &res);
+	wipe_free(tok, tok_len);
+	tok = NULL;
+	if (t.oom) {
+		pb_authn_clear(&res);
+		goto oom;
+	}
+	/* The rules were asked only when the token got through every
+	 * check, as in the module. */
+	consulted = json_array_size(t.rules) > 0 || reason == PB_OK ||
+	    reason == PB_NO_RULE || reason == PB_DENIED;
+	status = report(&t, json_out, reason, res.rule, res.detail,
+	    res.info.claims, "signature verified", consulted, role, rhost,
+	    &now);
+	pb_authn_clear(&res);
+	goto out;
+
+oom:
+	fputs(PROG ": out of memory\n", stderr);
+	status = EXIT_USAGE;
+out:
+	wipe_free(tok, tok_len);
+	json_decref(claims);
+	json_decref(t.steps);
+	json_decref(t.rules);
+	pb_policy_free(pol);
+	return status;
+}
+
+/* ---------------------------------------------------------- decode */
+
+/* Decodes one part into a JSON object, with the verifier's strictness:
+ * strict base64url, no duplicate members, nothing after the object. */
+static json_t *
+decode_part(const char *part, size_t len, const char *name)
+{
+	unsigned char *raw = NULL;
+	json_error_t jerr;
+	size_t raw_len;
+	json_t *obj;
+
+	if (pb_b64url_decode(part, len, &raw, &raw_len) != 0) {
+		fprintf(stderr, PROG ": the %s is not strict unpadded "
+		    "base64url\n", name);
+		return NULL;
+	}
+	obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES,
+	    &jerr);
+	free(raw);
+	if (obj == NULL) {
+		fprintf(stderr, PROG ": the %s is not valid JSON (column %d: ",
+		    name, jerr.column);
+		put_text(stderr, jerr.text);
+		fputs(")\n", stderr);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		fprintf(stderr, PROG ": the %s is not a JSON object\n", name);
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+static int
+cmd_decode(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "token-file", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *token_file = NULL, *p, *d1, *d2;
+	json_t *hdr = NULL, *claims = NULL, *o = NULL;
+	char *tok = NULL, *dump = NULL;
+	size_t tok_len = 0, len;
+	int c, status = 1;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			token_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad_option("decode", c, argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("decode: unexpected argument %s",
+		    argv[optind]);
+
+	if (read_input(token_file, &tok, &tok_len) != 0)
+		return 1;
+	p = tok;
+	len = strnlen(tok, tok_len);
+	while (len > 0 && is_ws(p[0])) {
+		p++;
+		len--;
+	}
+	while (len > 0 && is_ws(p[len - 1]))
+		len--;
+	if (len == 0) {
+		fputs(PROG ": no token\n", stderr);
+		goto out;
+	}
+	d1 = memchr(p, '.', len);
+	d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - p)) :
+	    NULL;
+	if (d1 == NULL || d2 == NULL ||
+	    memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - p)) != NULL) {
+		fputs(PROG ": not a token: a token is three dot-separated "
+		    "parts\n", stderr);
+		goto out;
+	}
+	if ((hdr = decode_part(p, (size_t)(d1 - p), "header")) == NULL ||
+	    (claims = decode_part(d1 + 1, (size_t)(d2 - d1 - 1),
+	    "payload")) == NULL)
+		goto out;
+	o = json_pack("{s:O, s:O}", "header", hdr, "claims", claims);
+	if (o == NULL ||
+	    (dump = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ==
+	    NULL) {
+		fputs(PROG ": out of memory\n", stderr);
+		goto out;
+	}
+	fputs("# not verified: decoded only\n", stderr);
+	puts(dump);
+	status = 0;
+out:
+	free(dump);
+	json_decref(o);
+	json_decref(hdr);
+	json_decref(claims);
+	wipe_free(tok, tok_len);
+	return status;
+}
+
+/* ------------------------------------------------------------ jwks */
+
+static int
+cmd_jwks(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	if (argc < 2 || strcmp(argv[1], "fetch") != 0)
+		return usage_error("jwks: the only subcommand is fetch");
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad_option("jwks fetch", c, argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("jwks fetch: unexpected argument %s",
+		    argv[optind]);
+	fputs("jwks fetch: not implemented yet (jwks.url support comes with "
+	    "the JWKS cache)\n", stderr);
+	return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2)
+		return usage_error("a command is required");
+	cmd = argv[1];
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		puts(PROG " " PACKAGE_VERSION);
+		return 0;
+	}
+	/* Each command parses its own options from its own name on, so
+	 * getopt's messages and optind refer to that command's arguments. */
+	opterr = 0;
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "explain") == 0)
+		return cmd_explain(argc - 1, argv + 1);
+	if (strcmp(cmd, "decode") == 0)
+		return cmd_decode(argc - 1, argv + 1);
+	if (strcmp(cmd, "jwks") == 0)
+		return cmd_jwks(argc - 1, argv + 1);
+	return usage_error("unknown command %s", cmd);
+}
