@@ -188,3 +188,28 @@ HBA
 		start >/dev/null 2>&1 ||
 		{ cat "$TMP/pg/server.log"; return 1; }
 }
+
+# jwks_server_start DIR : the local HTTPS issuer of tests/jwks_server.py
+# serving DIR/jwks.json with a certificate of its own (DIR/ca.pem is the
+# CA file to trust); sets JWKS_PORT and JWKS_URL. Stopped on exit.
+jwks_server_start() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$1/key.pem" \
+		-out "$1/ca.pem" >/dev/null 2>&1 || return 1
+	chmod 644 "$1/ca.pem"
+	JWKS_PORT=$((40000 + $$ % 20000))
+	JWKS_URL="https://127.0.0.1:$JWKS_PORT/.well-known/jwks"
+	rm -f "$1/ready"
+	/usr/bin/python3 "$top_srcdir/tests/jwks_server.py" --port "$JWKS_PORT" \
+		--cert "$1/ca.pem" --key "$1/key.pem" --dir "$1" 2>"$1/server.err" &
+	cleanup="$cleanup kill $! 2>/dev/null;"
+	for _ in $(seq 50); do
+		[ -f "$1/ready" ] && return 0
+		sleep 0.1
+	done
+	cat "$1/server.err"
+	return 1
+}
+
+# requests DIR : how many requests the issuer has answered.
+requests() { cat "$1/count" 2>/dev/null || echo 0; }

@@ -53,37 +53,8 @@ js() {
 }
 
 P="$TMP/policy.yaml"
-cat >"$P" <<POLICY
-version: 1
-token:
-  audience: postgres://db.test
-  organization: acme-inc
-  algorithms: [RS256, ES256]
-jwks:
-  file: $TMP/jwks.json
-rules:
-  - name: api migrations from main
-    pipeline: api
-    branch: main
-    step: migrate
-    roles: [api_migrator]
-  - name: tests read anything
-    pipeline: "*"
-    branch: "*"
-    roles: [ci_reader, "ci_{pipeline_slug}"]
-  - name: never from UI builds
-    effect: deny
-    pipeline: "*"
-    source: ui
-    roles: [api_admin]
-  - name: admins from main
-    pipeline: api
-    branch: main
-    roles: [api_admin]
-  - name: ops over the vpn
-    pipeline: "*"
-    from: 10.0.0.0/8
-    roles: [ops_vpn]
+write_policy "$P"
+cat >>"$P" <<'POLICY'
   - name: fork branches read
     pipeline: "*"
     branch: "*:*"
@@ -94,7 +65,7 @@ rules:
     roles: [keyed_step]
 POLICY
 chmod 600 "$P"
-RULES="api migrations from main|tests read anything|never from UI builds|admins from main|ops over the vpn|fork branches read|keyed steps"
+RULES="api migrations from main|tests read anything|never from UI builds|admins from main|ops on this host|ops over the vpn|fork branches read|keyed steps"
 
 T0=1700000000
 good=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --now $T0)
@@ -110,7 +81,7 @@ TOKENS="$good $webhook $forged $hs"
 
 run check -c "$P"
 ok $rc "check: a valid policy exits 0"
-[ "$out" = "$P: ok (7 rules)" ]
+[ "$out" = "$P: ok (8 rules)" ]
 ok $? "check: says ok and counts the rules"
 [ -z "$err" ]
 ok $? "check: mode 0600 draws no warning"
@@ -324,7 +295,7 @@ JSON
 run explain -c "$P" --role fork_reader --claims "$TMP/claims.json"
 ok $rc "explain --claims: a branch with a colon matches \"*:*\""
 has "$out" "  [pass] claims: claims given: token verification skipped" &&
-	[ "$(printf '%s\n' "$out" | grep -c '^  \[')" -eq 8 ]
+	[ "$(printf '%s\n' "$out" | grep -c '^  \[')" -eq 9 ]
 ok $? "explain --claims: says verification was skipped, and nothing else is verified"
 [ "$(printf '%s\n' "$out" | tail -n 1)" = 'decision: allow (rule "fork branches read")' ]
 ok $? "explain --claims: ... decision names the rule"
@@ -360,7 +331,7 @@ ok $? "explain --json: decision, reason, rule and detail"
   "16 True ['input', 'keys', 'size', 'segments', 'header', 'algorithm', 'key', 'signature', 'claims', 'issuer', 'audience', 'organization', 'exp', 'nbf', 'iat', 'lifetime']" ]
 ok $? "explain --json: every step, in order, passed"
 [ "$(js "$out" '"|".join(r["rule"] for r in j["rules"]), [r["matched"] for r in j["rules"]]')" = \
-  "$RULES [True, False, False, False, False, False, False]" ]
+  "$RULES [True, False, False, False, False, False, False, False]" ]
 ok $? "explain --json: every rule with its verdict"
 [ "$(js "$out" 'j["rules"][0]["why"]')" = 'all conditions hold; lists role "api_migrator"' ]
 ok $? "explain --json: rules say why"
