@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +40,58 @@ pb_authn_decide(const struct pb_policy *pol, const json_t *claims,
 	}
 }
 
+/* snprintf whose cut at the end of the buffer is intended: the detail
+ * is a log line. */
+static __attribute__((format(printf, 3, 4))) void
+append(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+/* Key rotation: the token names a kid the keys lack. Refetches (at most
+ * once per PB_JWKS_REFETCH_INTERVAL per cache, pb_keys_refresh_for_kid
+ * decides) and verifies once more with the new keys, which replace *jwks.
+ * Returns the verdict of the second verification, or PB_UNKNOWN_KEY with
+ * the first one's detail plus why there was no second. */
+static enum pb_reason
+retry_new_keys(const char *token, size_t len, const struct pb_config *cfg,
+    long long now, pb_step_fn step, void *step_ctx, struct pb_jwks **jwks,
+    struct pb_authn *out)
+{
+	struct pb_jwks *fresh = NULL;
+	char why[sizeof(out->detail)];
+	enum pb_reason r;
+
+	r = pb_keys_refresh_for_kid(cfg, &fresh, why, sizeof(why));
+	if (step != NULL) {
+		char what[sizeof(why) + 64];
+
+		if (r == PB_OK)
+			snprintf(what, sizeof(what), "unknown kid: %zu keys "
+			    "after a refetch (%s)", pb_jwks_count(fresh), why);
+		else
+			snprintf(what, sizeof(what), "unknown kid: %s", why);
+		step(step_ctx, "keys", r == PB_OK, what);
+	}
+	if (r != PB_OK) {
+		size_t used = strnlen(out->detail, sizeof(out->detail));
+
+		if (why[0] != '\0' && used < sizeof(out->detail))
+			append(out->detail + used, sizeof(out->detail) - used,
+			    " (%s)", why);
+		return PB_UNKNOWN_KEY;
+	}
+	pb_jwks_free(*jwks);
+	*jwks = fresh;
+	pb_token_info_clear(&out->info);
+	return pb_token_verify_traced(token, len, *jwks, cfg, now, &out->info,
+	    out->detail, sizeof(out->detail), step, step_ctx);
+}
+
 enum pb_reason
 pb_authn_run_traced(const struct pb_policy *pol, const char *token,
     size_t len, const char *role, const char *rhost, long long now,
@@ -67,17 +120,28 @@ pb_authn_run_traced(const struct pb_policy *pol, const char *token,
 			snprintf(what, sizeof(what), "%zu keys from jwks.file "
 			    "%s", pb_jwks_count(jwks), cfg->jwks.file);
 		else if (reason == PB_OK)
-			snprintf(what, sizeof(what), "%zu keys for jwks.url %s",
-			    pb_jwks_count(jwks), cfg->jwks.url != NULL ?
-			    cfg->jwks.url : "(none)");
+			/* The detail notes what the cache did beyond a
+			 * fresh read (a cache ignored, stale keys, a
+			 * fetch), which explain should show. */
+			snprintf(what, sizeof(what), "%zu keys for jwks.url "
+			    "%s%s%s%s", pb_jwks_count(jwks),
+			    cfg->jwks.url != NULL ? cfg->jwks.url : "(none)",
+			    out->detail[0] != '\0' ? " (" : "", out->detail,
+			    out->detail[0] != '\0' ? ")" : "");
 		else
 			snprintf(what, sizeof(what), "%s", out->detail);
 		step(step_ctx, "keys", reason == PB_OK, what);
 	}
 	if (reason != PB_OK)
 		return reason;
+	snprintf(out->keys_note, sizeof(out->keys_note), "%.*s",
+	    (int)sizeof(out->keys_note) - 1, out->detail);
 	reason = pb_token_verify_traced(token, len, jwks, cfg, now, &out->info,
 	    out->detail, sizeof(out->detail), step, step_ctx);
+	if (reason == PB_UNKNOWN_KEY && cfg->jwks.url != NULL &&
+	    cfg->jwks.file == NULL)
+		reason = retry_new_keys(token, len, cfg, now, step, step_ctx,
+		    &jwks, out);
 	pb_jwks_free(jwks);
 	if (reason != PB_OK)
 		return reason;

@@ -19,6 +19,9 @@ struct pb_authn {
 	struct pb_token_info info;  /* kid, alg and signed claims */
 	const char *rule;           /* deciding rule, owned by the policy */
 	char detail[1200];          /* why, in plain words */
+	char keys_note[512];        /* what the key source did beyond a
+				       fresh read (stale keys, a cache
+				       ignored, a fetch), for the audit */
 };
 
 /* Verifies token (len bytes) with the keys the policy names, at time now,

@@ -1,27 +1,197 @@
 /*
- * jwks_cache.c - obtain the key set named by the policy.
+ * jwks_cache.c - obtain the key set named by the policy (SPEC.md
+ * section 5; research/tech.md section 4).
  *
  * A static jwks.file is read on every login: it is small, and reading it
  * afresh means a key rotation by the sysadmin needs no reload step.
+ *
+ * For jwks.url, every backend of the host shares one cache file. Whoever
+ * can write it can mint logins, so it is read through a checked
+ * directory descriptor, refused when anyone but root and the cache's
+ * owner could have written it, and parsed strictly; a cache failing any
+ * check is ignored (and the detail says why), never trusted. Writes are
+ * atomic (temp file, fsync, rename, fsync of the directory) and happen
+ * under a lock file, so one process refreshes while the others keep
+ * using the keys they have. A fetch only replaces the cache with a 200
+ * answer that parses to at least one usable key.
+ *
+ * The login path is bounded by jwks.timeout as a whole: waiting for the
+ * lock and fetching share one CLOCK_MONOTONIC deadline, because
+ * PostgreSQL's authentication_timeout does not interrupt a module.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <openssl/evp.h>
+
 #include "jwks_cache.h"
+#include "jwks_fetch.h"
+
+/* The cache file holds the JWKS and a little bookkeeping around it. */
+#define CACHE_FILE_MAX (PB_JWKS_MAX_BYTES + 4096)
+/* A fetched_at or stamp further ahead than this is not ours: corrupt. */
+#define FUTURE_SLACK 60
+/* How often a process waiting for another's refresh looks again. */
+#define LOCK_POLL_NS (20 * 1000 * 1000L)
+#define STAMP_MAX 32
+
+/* One call's view of the cache. */
+struct cache {
+	const struct pb_config *cfg;
+	char name[64];          /* jwks-<hex>.json */
+	char lockname[64];      /* jwks-<hex>.lock */
+	char stampname[64];     /* jwks-<hex>.attempt */
+	int dirfd;              /* -1 when the directory is unusable */
+	uid_t dir_uid;
+	uid_t euid;
+	bool tool;              /* writer: tool rules for reading */
+	bool reported;          /* an ignored cache is noted once */
+	struct timespec deadline;
+	char *detail;           /* notes accumulate here */
+	size_t detail_len;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static __attribute__((format(printf, 2, 3))) void
+note(struct cache *c, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	if (c->detail_len == 0)
+		return;
+	used = strnlen(c->detail, c->detail_len);
+	if (used >= c->detail_len - 1)
+		return;
+	if (used > 0) {
+		snprintf(c->detail + used, c->detail_len - used, "; ");
+		used = strnlen(c->detail, c->detail_len);
+		if (used >= c->detail_len - 1)
+			return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(c->detail + used, c->detail_len - used, fmt, ap);
+	va_end(ap);
+}
+
+/* snprintf for messages: vsnprintf so that a message cut at the end of
+ * its buffer is accepted as such (a detail line, not data). */
+static __attribute__((format(printf, 3, 4))) void
+say(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+errstr(int e, char *buf, size_t len)
+{
+	/* GNU strerror_r returns the message, which may not be buf. */
+	return strerror_r(e, buf, len);
+}
+
+/* Reads fd to the end, at most max bytes, into a malloc'd NUL-terminated
+ * buffer. 0, or -1 with errno set (EFBIG when there is more). */
+static int
+read_fd(int fd, size_t max, char **buf, size_t *len)
+{
+	size_t got = 0;
+	char *p;
+	int saved;
+
+	*buf = NULL;
+	*len = 0;
+	/* One byte more than allowed, so a file that grows while we read
+	 * is caught rather than silently cut. */
+	if ((p = malloc(max + 1)) == NULL)
+		return -1;
+	for (;;) {
+		ssize_t n = read(fd, p + got, max + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	p[got] = '\0';
+	*buf = p;
+	*len = got;
+	return 0;
+fail:
+	saved = errno;
+	free(p);
+	errno = saved;
+	return -1;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+fsync_retry(int fd)
+{
+	int rc;
+
+	do {
+		rc = fsync(fd);
+	} while (rc != 0 && errno == EINTR);
+	return rc;
+}
+
+static int
+openat_retry(int dirfd, const char *name, int flags, mode_t mode)
+{
+	int fd;
+
+	do {
+		fd = openat(dirfd, name, flags, mode);
+	} while (fd < 0 && errno == EINTR);
+	return fd;
+}
 
 int
 pb_read_file(const char *path, size_t max, char **buf, size_t *len)
 {
 	struct stat st;
-	char *p = NULL;
-	size_t got = 0;
 	int fd, saved;
 
 	*buf = NULL;
@@ -41,33 +211,12 @@ pb_read_file(const char *path, size_t max, char **buf, size_t *len)
 		errno = EFBIG;
 		goto fail;
 	}
-	/* One byte more than allowed, so a file that grows while we read
-	 * is caught rather than silently cut. */
-	if ((p = malloc(max + 1)) == NULL)
+	if (read_fd(fd, max, buf, len) != 0)
 		goto fail;
-	for (;;) {
-		ssize_t n = read(fd, p + got, max + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > max) {
-			errno = EFBIG;
-			goto fail;
-		}
-	}
 	close(fd);
-	p[got] = '\0';
-	*buf = p;
-	*len = got;
 	return 0;
 fail:
 	saved = errno;
-	free(p);
 	close(fd);
 	errno = saved;
 	return -1;
@@ -83,7 +232,7 @@ keys_from_file(const char *path, struct pb_jwks **out, char *detail,
 	if (pb_read_file(path, PB_JWKS_MAX_BYTES, &buf, &len) != 0) {
 		snprintf(detail, detail_len, "cannot read jwks.file %s: %s",
 		    path, errno == EFBIG ? "larger than 256 KiB" :
-		    strerror_r(errno, eb, sizeof(eb)));
+		    errstr(errno, eb, sizeof(eb)));
 		return PB_JWKS_UNAVAILABLE;
 	}
 	if (pb_jwks_parse(buf, len, out, err, sizeof(err)) != 0) {
@@ -95,14 +244,851 @@ keys_from_file(const char *path, struct pb_jwks **out, char *detail,
 	return PB_OK;
 }
 
+static long long
+now_epoch(void)
+{
+	return (long long)time(NULL);
+}
+
+static long
+remaining_ms(const struct cache *c)
+{
+	struct timespec t;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	ms = (long long)(c->deadline.tv_sec - t.tv_sec) * 1000 +
+	    (c->deadline.tv_nsec - t.tv_nsec) / 1000000;
+	return ms > 0 ? (long)ms : 0;
+}
+
+static void
+sleep_poll(void)
+{
+	struct timespec ts = { 0, LOCK_POLL_NS };
+
+	/* An interrupted sleep just polls sooner; the deadline decides. */
+	nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------------------ setup */
+
+/* The file names come from the URL alone: a token or a PAM user never
+ * reaches a path. */
+static int
+cache_names(struct cache *c)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[33];
+	unsigned i;
+
+	if (EVP_Digest(c->cfg->jwks.url, strlen(c->cfg->jwks.url), md,
+	    &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+		return -1;
+	for (i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	snprintf(c->name, sizeof(c->name), "jwks-%s.json", hex);
+	snprintf(c->lockname, sizeof(c->lockname), "jwks-%s.lock", hex);
+	snprintf(c->stampname, sizeof(c->stampname), "jwks-%s.attempt", hex);
+	return 0;
+}
+
+/* Opens and checks the cache directory. writer rules (the module with
+ * writer: module, and the tool): owned by root or us. Reader rules
+ * (writer: tool): not ours and not writable by us, unless we are root.
+ * Both: a real directory, not group- or world-writable. */
+static int
+open_dir(struct cache *c, bool writer_rules, char *why, size_t whylen)
+{
+	const char *dir = c->cfg->jwks.cache;
+	char eb[128];
+	struct stat st;
+	int fd;
+
+	if (dir == NULL || dir[0] != '/') {
+		say(why, whylen, "jwks.cache is not an absolute path");
+		return -1;
+	}
+	do {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0) {
+		say(why, whylen, "cache directory %s: %s", dir,
+		    errno == ELOOP ? "a symbolic link" :
+		    errstr(errno, eb, sizeof(eb)));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		say(why, whylen, "cache directory %s: not a directory",
+		    dir);
+		goto bad;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		say(why, whylen, "cache directory %s is group- or "
+		    "world-writable (mode %04o)", dir,
+		    (unsigned)(st.st_mode & 07777));
+		goto bad;
+	}
+	if (writer_rules && st.st_uid != 0 && st.st_uid != c->euid) {
+		say(why, whylen, "cache directory %s is owned by uid "
+		    "%u, not root or uid %u", dir, (unsigned)st.st_uid,
+		    (unsigned)c->euid);
+		goto bad;
+	}
+	if (!writer_rules && c->euid != 0 && (st.st_uid == c->euid ||
+	    faccessat(fd, ".", W_OK, AT_EACCESS) == 0)) {
+		say(why, whylen, "cache directory %s is writable by "
+		    "uid %u, which jwks.writer: tool forbids", dir,
+		    (unsigned)c->euid);
+		goto bad;
+	}
+	c->dirfd = fd;
+	c->dir_uid = st.st_uid;
+	return 0;
+bad:
+	close(fd);
+	return -1;
+}
+
+static void
+cache_init(struct cache *c, const struct pb_config *cfg, char *detail,
+    size_t detail_len)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->dirfd = -1;
+	c->euid = geteuid();
+	c->tool = cfg->jwks.writer == PB_WRITER_TOOL;
+	c->detail = detail;
+	c->detail_len = detail_len;
+	if (detail_len > 0)
+		detail[0] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+	c->deadline.tv_sec += cfg->jwks.timeout > 0 ?
+	    (time_t)cfg->jwks.timeout : 1;
+}
+
+static void
+cache_done(struct cache *c)
+{
+	if (c->dirfd >= 0)
+		close(c->dirfd);
+	c->dirfd = -1;
+}
+
+/* ------------------------------------------------------------ reading */
+
+/* Reads and checks the cache file. 1 with *out and *fetched_at set, 0
+ * when there is none, -1 when it exists but is not to be trusted (why
+ * says what is wrong). */
+static int
+read_cache(struct cache *c, long long now, struct pb_jwks **out,
+    long long *fetched_at, char *why, size_t whylen)
+{
+	json_t *root = NULL, *url, *fa, *jw;
+	char *buf = NULL, *text = NULL, eb[128], perr[256];
+	json_error_t jerr;
+	struct stat st;
+	size_t len;
+	int fd, ret = -1;
+
+	*out = NULL;
+	*fetched_at = 0;
+	if (c->dirfd < 0)
+		return 0;
+	fd = openat_retry(c->dirfd, c->name, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0) {
+		say(why, whylen, "%s", errno == ELOOP ?
+		    "a symbolic link" : errstr(errno, eb, sizeof(eb)));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		say(why, whylen, "not a regular file");
+		goto out;
+	}
+	if (st.st_size < 0 || (unsigned long long)st.st_size >
+	    CACHE_FILE_MAX) {
+		say(why, whylen, "oversized (%lld bytes, at most %d)",
+		    (long long)st.st_size, CACHE_FILE_MAX);
+		goto out;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		say(why, whylen, "group- or world-writable (mode %04o)",
+		    (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != c->dir_uid) {
+		say(why, whylen, "owned by uid %u, not root or the "
+		    "directory's owner", (unsigned)st.st_uid);
+		goto out;
+	}
+	/* Members of pg_write_server_files write files as our user: with
+	 * writer: tool, a cache we could have written proves nothing. */
+	if (c->tool && c->euid != 0 && (st.st_uid == c->euid ||
+	    faccessat(c->dirfd, c->name, W_OK, AT_EACCESS) == 0)) {
+		say(why, whylen, "writable by uid %u, which "
+		    "jwks.writer: tool forbids", (unsigned)c->euid);
+		goto out;
+	}
+	if (read_fd(fd, CACHE_FILE_MAX, &buf, &len) != 0) {
+		say(why, whylen, "%s", errno == EFBIG ? "oversized" :
+		    errstr(errno, eb, sizeof(eb)));
+		goto out;
+	}
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		say(why, whylen, "corrupt or truncated: %s", jerr.text);
+		goto out;
+	}
+	url = json_object_get(root, "url");
+	fa = json_object_get(root, "fetched_at");
+	jw = json_object_get(root, "jwks");
+	if (!json_is_object(root) || !json_is_string(url) ||
+	    !json_is_integer(fa) || !json_is_object(jw)) {
+		say(why, whylen, "corrupt: not a cache file of this "
+		    "module");
+		goto out;
+	}
+	if (strcmp(json_string_value(url), c->cfg->jwks.url) != 0) {
+		say(why, whylen, "holds keys of another url");
+		goto out;
+	}
+	if ((long long)json_integer_value(fa) > now + FUTURE_SLACK) {
+		say(why, whylen, "fetched_at is in the future");
+		goto out;
+	}
+	if ((text = json_dumps(jw, JSON_COMPACT)) == NULL) {
+		say(why, whylen, "out of memory");
+		goto out;
+	}
+	if (pb_jwks_parse(text, strlen(text), out, perr, sizeof(perr)) != 0) {
+		say(why, whylen, "invalid JWKS: %s", perr);
+		goto out;
+	}
+	if (pb_jwks_count(*out) == 0) {
+		pb_jwks_free(*out);
+		*out = NULL;
+		say(why, whylen, "no usable key");
+		goto out;
+	}
+	*fetched_at = (long long)json_integer_value(fa);
+	ret = 1;
+out:
+	free(text);
+	json_decref(root);
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+/* read_cache that notes why a cache was ignored. */
+static int
+load_cache(struct cache *c, long long now, struct pb_jwks **out,
+    long long *fetched_at)
+{
+	char why[384];
+	int r;
+
+	why[0] = '\0';
+	r = read_cache(c, now, out, fetched_at, why, sizeof(why));
+	/* Re-read under the lock, the same bad file says the same. */
+	if (r < 0 && !c->reported) {
+		note(c, "cache %s/%s ignored: %s", c->cfg->jwks.cache,
+		    c->name, why);
+		c->reported = true;
+	}
+	return r > 0;
+}
+
+static long long
+age_of(long long now, long long fetched_at)
+{
+	return now > fetched_at ? now - fetched_at : 0;
+}
+
+/* ------------------------------------------------------------ writing */
+
+/* Publishes body (a validated JWKS) as the cache file: temp file in the
+ * same directory, fsync, rename over the old one, fsync the directory,
+ * so readers see the old file or the new one, never a part. */
+static int
+write_cache(struct cache *c, const char *body, size_t len, long long now,
+    char *why, size_t whylen)
+{
+	char tmp[PATH_MAX], eb[128], *text = NULL;
+	const char *base;
+	json_t *jw = NULL, *doc = NULL;
+	json_error_t jerr;
+	size_t tlen;
+	int fd = -1, ret = -1;
+
+	jw = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (jw == NULL || (doc = json_pack("{s:s, s:I, s:O}", "url",
+	    c->cfg->jwks.url, "fetched_at", (json_int_t)now, "jwks",
+	    jw)) == NULL || (text = json_dumps(doc, JSON_COMPACT)) == NULL) {
+		say(why, whylen, "cannot serialise the cache");
+		goto out;
+	}
+	tlen = strlen(text);
+	if (tlen > CACHE_FILE_MAX) {
+		say(why, whylen, "cache file would be too large");
+		goto out;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX",
+	    c->cfg->jwks.cache, c->name) >= sizeof(tmp)) {
+		say(why, whylen, "jwks.cache path too long");
+		goto out;
+	}
+	base = strrchr(tmp, '/') + 1;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		say(why, whylen, "cannot create a file in %s: %s",
+		    c->cfg->jwks.cache, errstr(errno, eb, sizeof(eb)));
+		goto out;
+	}
+	/* Readable by every backend and the tool, writable by us only. */
+	if (fchmod(fd, 0644) != 0 || write_all(fd, text, tlen) != 0 ||
+	    fsync_retry(fd) != 0) {
+		say(why, whylen, "cannot write %s: %s", tmp,
+		    errstr(errno, eb, sizeof(eb)));
+		goto unlink;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		say(why, whylen, "cannot write %s: %s", tmp,
+		    errstr(errno, eb, sizeof(eb)));
+		goto unlink;
+	}
+	fd = -1;
+	if (renameat(c->dirfd, base, c->dirfd, c->name) != 0) {
+		say(why, whylen, "cannot rename %s: %s", tmp,
+		    errstr(errno, eb, sizeof(eb)));
+		goto unlink;
+	}
+	/* The rename itself is durable only once the directory is. */
+	if (fsync_retry(c->dirfd) != 0) {
+		say(why, whylen, "cannot fsync %s: %s",
+		    c->cfg->jwks.cache, errstr(errno, eb, sizeof(eb)));
+		goto out;
+	}
+	ret = 0;
+	goto out;
+unlink:
+	unlinkat(c->dirfd, base, 0);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	json_decref(doc);
+	json_decref(jw);
+	return ret;
+}
+
+/* ------------------------------------------------------------ locking */
+
+static int
+lock_open(struct cache *c, char *why, size_t whylen)
+{
+	char eb[128];
+	struct stat st;
+	int fd;
+
+	fd = openat_retry(c->dirfd, c->lockname, O_RDWR | O_CREAT |
+	    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
+	if (fd < 0) {
+		say(why, whylen, "cannot open lock %s/%s: %s",
+		    c->cfg->jwks.cache, c->lockname,
+		    errstr(errno, eb, sizeof(eb)));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		say(why, whylen, "lock %s/%s is not a regular file",
+		    c->cfg->jwks.cache, c->lockname);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* 0 when locked, 1 when another process holds it, -1 on error. */
+static int
+lock_try(int fd)
+{
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		return errno == EWOULDBLOCK ? 1 : -1;
+	}
+}
+
+/* Polls the lock until the deadline: 0 locked, 1 still held, -1 error. */
+static int
+lock_wait(const struct cache *c, int fd)
+{
+	int r;
+
+	while ((r = lock_try(fd)) == 1) {
+		if (remaining_ms(c) <= 0)
+			return 1;
+		sleep_poll();
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------ fetching */
+
+/* Fetches jwks.url within what is left of the deadline and validates the
+ * answer: 0 with *out (and *body, when asked for, to write the cache),
+ * or -1 with the reason noted in why. */
+static int
+fetch_keys(struct cache *c, struct pb_jwks **out, char **body, size_t *blen,
+    char *why, size_t whylen)
+{
+	char err[512], *buf;
+	size_t len;
+
+	*out = NULL;
+	if (body != NULL)
+		*body = NULL;
+	if (pb_jwks_fetch(c->cfg->jwks.url, c->cfg->jwks.ca_file,
+	    remaining_ms(c), PB_JWKS_MAX_BYTES, &buf, &len, err,
+	    sizeof(err)) != 0) {
+		say(why, whylen, "fetching %s: %s", c->cfg->jwks.url,
+		    err);
+		return -1;
+	}
+	if (pb_jwks_parse(buf, len, out, err, sizeof(err)) != 0) {
+		say(why, whylen, "fetching %s: invalid JWKS: %s",
+		    c->cfg->jwks.url, err);
+		free(buf);
+		return -1;
+	}
+	if (pb_jwks_count(*out) == 0) {
+		say(why, whylen, "fetching %s: no usable key in the "
+		    "answer", c->cfg->jwks.url);
+		pb_jwks_free(*out);
+		*out = NULL;
+		free(buf);
+		return -1;
+	}
+	if (body != NULL) {
+		*body = buf;
+		*blen = len;
+	} else {
+		free(buf);
+	}
+	return 0;
+}
+
+/* Fetches and, when allowed, publishes: the lock is held by the caller.
+ * 0 with *out, or -1 with the reason noted. */
+static int
+fetch_and_store(struct cache *c, long long now, struct pb_jwks **out)
+{
+	char why[640], *body;
+	size_t len;
+
+	if (fetch_keys(c, out, &body, &len, why, sizeof(why)) != 0) {
+		note(c, "%s", why);
+		return -1;
+	}
+	if (write_cache(c, body, len, now, why, sizeof(why)) != 0)
+		note(c, "fetched %zu keys but could not update the cache: %s",
+		    pb_jwks_count(*out), why);
+	else
+		note(c, "cache refreshed (%zu keys)", pb_jwks_count(*out));
+	free(body);
+	return 0;
+}
+
+/* ------------------------------------------------------------ login path */
+
+/* No cache to share (writer: tool, or no usable directory): the cache
+ * within max_stale, else keys fetched for this login only. */
+static enum pb_reason
+keys_read_only(struct cache *c, long long now, struct pb_jwks *cached,
+    long long fetched_at, struct pb_jwks **out)
+{
+	char why[640];
+
+	if (cached != NULL && age_of(now, fetched_at) <=
+	    c->cfg->jwks.max_stale) {
+		note(c, "cache stale (age %llds), used read-only",
+		    age_of(now, fetched_at));
+		*out = cached;
+		return PB_OK;
+	}
+	pb_jwks_free(cached);
+	if (cached != NULL)
+		note(c, "cache too stale (age %llds, max_stale %llds)",
+		    age_of(now, fetched_at), c->cfg->jwks.max_stale);
+	if (fetch_keys(c, out, NULL, NULL, why, sizeof(why)) != 0) {
+		note(c, "%s", why);
+		return PB_JWKS_UNAVAILABLE;
+	}
+	note(c, "fetched %zu keys for this login only (kept in memory)",
+	    pb_jwks_count(*out));
+	return PB_OK;
+}
+
+static enum pb_reason
+keys_from_url(struct cache *c, struct pb_jwks **out)
+{
+	long long now = now_epoch(), fetched_at = 0;
+	struct pb_jwks *cached = NULL;
+	enum pb_reason ret = PB_JWKS_UNAVAILABLE;
+	char why[384];
+	int lk, r;
+
+	if (cache_names(c) != 0) {
+		note(c, "cannot hash jwks.url");
+		return PB_JWKS_UNAVAILABLE;
+	}
+	why[0] = '\0';
+	if (open_dir(c, !c->tool, why, sizeof(why)) != 0)
+		note(c, "cache ignored: %s", why);
+	else
+		load_cache(c, now, &cached, &fetched_at);
+	if (cached != NULL && age_of(now, fetched_at) < c->cfg->jwks.refresh) {
+		*out = cached;
+		return PB_OK;
+	}
+	if (c->tool || c->dirfd < 0)
+		return keys_read_only(c, now, cached, fetched_at, out);
+
+	if ((lk = lock_open(c, why, sizeof(why))) < 0) {
+		note(c, "%s", why);
+		return keys_read_only(c, now, cached, fetched_at, out);
+	}
+	r = lock_try(lk);
+	if (r == 1 && cached != NULL && age_of(now, fetched_at) <=
+	    c->cfg->jwks.max_stale) {
+		/* Someone is refreshing: no herd, the stale keys will do. */
+		note(c, "cache stale (age %llds), another process is "
+		    "refreshing it", age_of(now, fetched_at));
+		*out = cached;
+		close(lk);
+		return PB_OK;
+	}
+	if (r == 1)
+		r = lock_wait(c, lk);
+	if (r != 0) {
+		if (r < 0)
+			note(c, "cannot lock %s: %s", c->lockname,
+			    strerror_r(errno, why, sizeof(why)));
+		else
+			note(c, "timed out waiting for another process "
+			    "refreshing the cache");
+		/* Whoever held it may have written the cache meanwhile. */
+		pb_jwks_free(cached);
+		cached = NULL;
+		now = now_epoch();
+		if (load_cache(c, now, &cached, &fetched_at) &&
+		    age_of(now, fetched_at) <= c->cfg->jwks.max_stale) {
+			*out = cached;
+			ret = PB_OK;
+		} else {
+			pb_jwks_free(cached);
+		}
+		close(lk);
+		return ret;
+	}
+	/* Locked. Someone may have refreshed while we looked or waited. */
+	pb_jwks_free(cached);
+	cached = NULL;
+	now = now_epoch();
+	if (load_cache(c, now, &cached, &fetched_at) &&
+	    age_of(now, fetched_at) < c->cfg->jwks.refresh) {
+		*out = cached;
+		close(lk);
+		return PB_OK;
+	}
+	if (fetch_and_store(c, now, out) == 0) {
+		pb_jwks_free(cached);
+		ret = PB_OK;
+	} else if (cached != NULL && age_of(now, fetched_at) <=
+	    c->cfg->jwks.max_stale) {
+		note(c, "using stale cache (age %llds, max_stale %llds)",
+		    age_of(now, fetched_at), c->cfg->jwks.max_stale);
+		*out = cached;
+		ret = PB_OK;
+	} else {
+		if (cached != NULL)
+			note(c, "cache too stale (age %llds, max_stale "
+			    "%llds)", age_of(now, fetched_at),
+			    c->cfg->jwks.max_stale);
+		pb_jwks_free(cached);
+	}
+	/* Closing the descriptor releases the lock. */
+	close(lk);
+	return ret;
+}
+
 enum pb_reason
 pb_keys_get(const struct pb_config *cfg, struct pb_jwks **out, char *detail,
     size_t detail_len)
 {
+	struct cache c;
+	enum pb_reason r;
+
 	*out = NULL;
+	if (detail_len > 0)
+		detail[0] = '\0';
 	if (cfg->jwks.file != NULL)
 		return keys_from_file(cfg->jwks.file, out, detail, detail_len);
-	snprintf(detail, detail_len, "fetching jwks.url is not supported by "
-	    "this build yet; set jwks.file");
-	return PB_JWKS_UNAVAILABLE;
+	if (cfg->jwks.url == NULL) {
+		snprintf(detail, detail_len, "neither jwks.url nor jwks.file "
+		    "is configured");
+		return PB_JWKS_UNAVAILABLE;
+	}
+	cache_init(&c, cfg, detail, detail_len);
+	r = keys_from_url(&c, out);
+	cache_done(&c);
+	if (r != PB_OK) {
+		pb_jwks_free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------ key rotation */
+
+/* The epoch in the .attempt stamp, or -1 when there is none usable. */
+static long long
+read_stamp(const struct cache *c)
+{
+	char buf[STAMP_MAX + 1], *end;
+	long long v;
+	ssize_t n;
+	int fd;
+
+	fd = openat_retry(c->dirfd, c->stampname, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	do {
+		n = read(fd, buf, STAMP_MAX);
+	} while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n') ||
+	    v < 0)
+		return -1;
+	return v;
+}
+
+static int
+write_stamp(const struct cache *c, long long now, char *why, size_t whylen)
+{
+	char buf[STAMP_MAX], eb[128];
+	int fd, n, rc;
+
+	n = snprintf(buf, sizeof(buf), "%lld\n", now);
+	fd = openat_retry(c->dirfd, c->stampname, O_WRONLY | O_CREAT |
+	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
+	if (fd < 0) {
+		say(why, whylen, "cannot stamp %s/%s: %s",
+		    c->cfg->jwks.cache, c->stampname,
+		    errstr(errno, eb, sizeof(eb)));
+		return -1;
+	}
+	rc = write_all(fd, buf, (size_t)n);
+	if (rc != 0)
+		say(why, whylen, "cannot stamp %s/%s: %s",
+		    c->cfg->jwks.cache, c->stampname,
+		    errstr(errno, eb, sizeof(eb)));
+	close(fd);
+	return rc;
+}
+
+/* writer: tool. No shared stamp: the cache's own age is the limit. */
+static enum pb_reason
+refetch_read_only(struct cache *c, struct pb_jwks **out)
+{
+	long long now = now_epoch(), fetched_at = 0;
+	struct pb_jwks *cached = NULL;
+	char why[640];
+
+	if (c->dirfd < 0 || !load_cache(c, now, &cached, &fetched_at)) {
+		/* Then pb_keys_get fetched for this login moments ago. */
+		note(c, "no usable cache: the keys were fetched for this "
+		    "login already; no refetch");
+		return PB_UNKNOWN_KEY;
+	}
+	pb_jwks_free(cached);
+	if (age_of(now, fetched_at) < PB_JWKS_REFETCH_INTERVAL) {
+		note(c, "cache is %llds old; no refetch within %ds",
+		    age_of(now, fetched_at), PB_JWKS_REFETCH_INTERVAL);
+		return PB_UNKNOWN_KEY;
+	}
+	if (fetch_keys(c, out, NULL, NULL, why, sizeof(why)) != 0) {
+		note(c, "refetch failed: %s", why);
+		return PB_UNKNOWN_KEY;
+	}
+	note(c, "refetched %zu keys for this login only (kept in memory)",
+	    pb_jwks_count(*out));
+	return PB_OK;
+}
+
+static enum pb_reason
+refetch_shared(struct cache *c, struct pb_jwks **out)
+{
+	long long now, stamp, fetched_at = 0;
+	struct pb_jwks *cached = NULL;
+	enum pb_reason ret = PB_UNKNOWN_KEY;
+	char why[384];
+	int lk, r;
+
+	if ((lk = lock_open(c, why, sizeof(why))) < 0) {
+		/* Without the stamp there is no bound on refetches. */
+		note(c, "%s; no refetch", why);
+		return PB_UNKNOWN_KEY;
+	}
+	if ((r = lock_wait(c, lk)) != 0) {
+		note(c, r > 0 ? "another process holds the cache lock; no "
+		    "refetch" : "cannot lock the cache; no refetch");
+		close(lk);
+		return PB_UNKNOWN_KEY;
+	}
+	now = now_epoch();
+	stamp = read_stamp(c);
+	if (stamp >= 0 && stamp <= now + FUTURE_SLACK &&
+	    now - stamp < PB_JWKS_REFETCH_INTERVAL) {
+		/* Another login refetched moments ago: its keys, if it got
+		 * any, are in the cache. */
+		if (load_cache(c, now, &cached, &fetched_at) &&
+		    fetched_at >= stamp) {
+			note(c, "refetched %llds ago; using those keys",
+			    age_of(now, stamp));
+			*out = cached;
+			ret = PB_OK;
+		} else {
+			pb_jwks_free(cached);
+			note(c, "last refetch %llds ago; at most one per %ds",
+			    age_of(now, stamp), PB_JWKS_REFETCH_INTERVAL);
+		}
+		close(lk);
+		return ret;
+	}
+	/* Stamped before the attempt, so failures count too. */
+	if (write_stamp(c, now, why, sizeof(why)) != 0) {
+		note(c, "%s; no refetch", why);
+		close(lk);
+		return PB_UNKNOWN_KEY;
+	}
+	if (fetch_and_store(c, now, out) == 0)
+		ret = PB_OK;
+	close(lk);
+	return ret;
+}
+
+enum pb_reason
+pb_keys_refresh_for_kid(const struct pb_config *cfg, struct pb_jwks **out,
+    char *detail, size_t detail_len)
+{
+	struct cache c;
+	enum pb_reason r;
+	char why[384];
+
+	*out = NULL;
+	if (detail_len > 0)
+		detail[0] = '\0';
+	if (cfg->jwks.url == NULL || cfg->jwks.file != NULL) {
+		snprintf(detail, detail_len, "no jwks.url to refetch");
+		return PB_UNKNOWN_KEY;
+	}
+	cache_init(&c, cfg, detail, detail_len);
+	if (cache_names(&c) != 0) {
+		note(&c, "cannot hash jwks.url");
+		return PB_UNKNOWN_KEY;
+	}
+	why[0] = '\0';
+	if (open_dir(&c, !c.tool, why, sizeof(why)) != 0)
+		note(&c, "cache ignored: %s", why);
+	if (c.tool || c.dirfd < 0)
+		r = refetch_read_only(&c, out);
+	else
+		r = refetch_shared(&c, out);
+	cache_done(&c);
+	if (r != PB_OK) {
+		pb_jwks_free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------ admin tool */
+
+enum pb_reason
+pb_cache_fill(const struct pb_config *cfg, char *detail, size_t detail_len)
+{
+	struct pb_jwks *keys = NULL;
+	struct cache c;
+	enum pb_reason ret = PB_JWKS_UNAVAILABLE;
+	char why[640], *body = NULL;
+	size_t len;
+	int lk = -1, r;
+
+	if (detail_len > 0)
+		detail[0] = '\0';
+	if (cfg->jwks.file != NULL || cfg->jwks.url == NULL) {
+		snprintf(detail, detail_len, "the policy uses jwks.file %s: "
+		    "nothing to fetch", cfg->jwks.file != NULL ?
+		    cfg->jwks.file : "(none)");
+		return PB_CONFIG;
+	}
+	cache_init(&c, cfg, detail, detail_len);
+	if (cache_names(&c) != 0) {
+		note(&c, "cannot hash jwks.url");
+		return PB_JWKS_UNAVAILABLE;
+	}
+	if (cfg->jwks.cache != NULL && cfg->jwks.cache[0] == '/' &&
+	    mkdir(cfg->jwks.cache, 0755) != 0 && errno != EEXIST) {
+		note(&c, "cannot create %s: %s", cfg->jwks.cache,
+		    strerror_r(errno, why, sizeof(why)));
+		return PB_JWKS_UNAVAILABLE;
+	}
+	/* The tool writes: the writer's rules, whatever jwks.writer says. */
+	why[0] = '\0';
+	if (open_dir(&c, true, why, sizeof(why)) != 0) {
+		note(&c, "%s", why);
+		goto out;
+	}
+	if ((lk = lock_open(&c, why, sizeof(why))) < 0) {
+		note(&c, "%s", why);
+		goto out;
+	}
+	if ((r = lock_wait(&c, lk)) != 0) {
+		note(&c, r > 0 ? "timed out waiting for the cache lock" :
+		    "cannot lock the cache");
+		goto out;
+	}
+	if (fetch_keys(&c, &keys, &body, &len, why, sizeof(why)) != 0) {
+		note(&c, "%s", why);
+		goto out;
+	}
+	if (write_cache(&c, body, len, now_epoch(), why, sizeof(why)) != 0) {
+		note(&c, "%s", why);
+		goto out;
+	}
+	snprintf(detail, detail_len, "wrote %zu keys to %s/%s",
+	    pb_jwks_count(keys), cfg->jwks.cache, c.name);
+	ret = PB_OK;
+out:
+	if (lk >= 0)
+		close(lk);
+	free(body);
+	pb_jwks_free(keys);
+	cache_done(&c);
+	return ret;
 }

@@ -156,7 +156,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct options opt;
 	struct pb_error err;
 	const char *user = NULL, *tok;
-	char detail[sizeof(res.detail)] = "";
+	char detail[sizeof(res.detail) + sizeof(res.keys_note) + 16] = "";
 
 	(void)flags;
 	(void)pam_get_item(pamh, PAM_SERVICE, &service);
@@ -190,9 +190,17 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	ev.kid = res.info.kid;
 	ev.claims = res.info.claims;
 	ev.rule = res.rule;
-	snprintf(detail, sizeof(detail), "%s", res.detail);
+	/* A login that worked on stale keys, or past a broken cache, says so
+	 * too: that is what the host's operator must hear about. */
+	if (res.keys_note[0] == '\0')
+		snprintf(detail, sizeof(detail), "%s", res.detail);
+	else if (ev.reason == PB_OK)
+		snprintf(detail, sizeof(detail), "keys: %s", res.keys_note);
+	else
+		snprintf(detail, sizeof(detail), "%s (keys: %s)", res.detail,
+		    res.keys_note);
 done:
-	if (ev.reason != PB_OK && detail[0] != '\0')
+	if (detail[0] != '\0')
 		ev.detail = detail;
 	if (opt.debug && ev.reason != PB_OK)
 		pam_syslog(pamh, LOG_DEBUG, "denied (%s): %s",

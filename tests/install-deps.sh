@@ -7,7 +7,8 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libpam0g-dev libjansson-dev libssl-dev libyaml-dev
 pamtester libpam-wrapper postgresql-15 postgresql-client-15
-binutils ca-certificates python3-jsonschema python3-yaml clang"
+binutils ca-certificates python3-jsonschema python3-yaml clang
+libcurl4-openssl-dev openssl"
 
 missing=""
 for p in $PACKAGES; do

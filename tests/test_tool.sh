@@ -402,8 +402,8 @@ ok $? "explain with an invalid policy: exit 2 with file:line:column"
 run check -c "$P" extra
 ok "$([ $rc -eq 2 ]; echo $?)" "check with a stray argument: exit 2"
 run jwks fetch -c "$P"
-[ $rc -eq 2 ] && [ "$err" = "jwks fetch: not implemented yet (jwks.url support comes with the JWKS cache)" ]
-ok $? "jwks fetch: not implemented yet, exit 2"
+[ $rc -eq 2 ] && [ "$err" = "jwks fetch: the policy uses jwks.file $TMP/jwks.json: nothing to fetch" ]
+ok $? "jwks fetch with a jwks.file policy: nothing to fetch, exit 2"
 run jwks
 ok "$([ $rc -eq 2 ]; echo $?)" "jwks without fetch: exit 2"
 

@@ -33,6 +33,7 @@
 
 #include "authn.h"
 #include "b64url.h"
+#include "jwks_cache.h"
 #include "policy.h"
 #include "reason.h"
 #include "token.h"
@@ -861,6 +862,11 @@ cmd_jwks(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *path = PB_POLICY_DEFAULT_PATH;
+	const struct pb_config *cfg;
+	struct pb_policy *pol;
+	enum pb_reason r;
+	char detail[1024];
 	int c;
 
 	if (argc < 2 || strcmp(argv[1], "fetch") != 0)
@@ -870,6 +876,7 @@ cmd_jwks(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
+			path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -881,9 +888,20 @@ cmd_jwks(int argc, char **argv)
 	if (optind != argc)
 		return usage_error("jwks fetch: unexpected argument %s",
 		    argv[optind]);
-	fputs("jwks fetch: not implemented yet (jwks.url support comes with "
-	    "the JWKS cache)\n", stderr);
-	return EXIT_USAGE;
+
+	if ((pol = load_policy(path)) == NULL)
+		return EXIT_USAGE;
+	cfg = pb_policy_config(pol);
+	/* Fetches now whatever the cache's age: this is the refresher of
+	 * jwks.writer: tool, run from a timer. */
+	r = pb_cache_fill(cfg, detail, sizeof(detail));
+	pb_policy_free(pol);
+	if (r == PB_OK) {
+		printf("%s\n", detail);
+		return 0;
+	}
+	fprintf(stderr, "jwks fetch: %s\n", detail);
+	return r == PB_CONFIG ? EXIT_USAGE : 1;
 }
 
 int
