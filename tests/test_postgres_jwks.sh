@@ -137,6 +137,15 @@ ok "$([ $(( $(requests "$TMP/issuer") - before )) -eq 0 ]; echo $?)" \
 audit_has "$LOG" 'reason=unknown_key .*kid=rsa-9'
 ok $? "... audited as reason=unknown_key"
 
+# Provisioning: the tool fills a new cache and hands it to the server user.
+if [ "$(id -u)" = 0 ]; then
+	sed "s|  cache: .*|  cache: $TMP/cache2|" "$TMP/policy.yaml" >"$TMP/p2.yaml"
+	out=$("$top_builddir/pam-buildkite" jwks fetch -c "$TMP/p2.yaml" --owner nobody 2>&1)
+	ok $? "pam-buildkite jwks fetch --owner nobody fills a new cache ($out)"
+	owners=$(stat -c %U "$TMP/cache2" "$TMP"/cache2/jwks-* | sort -u)
+	ok "$([ "$owners" = nobody ]; echo $?)" "... the directory and its files belong to nobody"
+fi
+
 grep -E -q 'terminated by signal|terminating any other active server processes' \
 	"$TMP/pg/server.log"
 ok "$([ $? -ne 0 ]; echo $?)" "no backend crashed"

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -53,8 +54,7 @@ static const char usage_text[] =
 "usage: " PROG " check   [-c policy.yaml]\n"
 "       " PROG " explain [-c policy.yaml] --role ROLE [--rhost ADDR]\n"
 "                     [--token-file FILE | --claims FILE.json] [--now EPOCH] [--json]\n"
-"       " PROG " decode  [--token-file FILE]\n"
-"       " PROG " jwks fetch [-c policy.yaml]\n"
+"       " PROG " jwks fetch [-c policy.yaml] [--owner USER]\n"
 "       " PROG " help | --help | --version\n"
 "\n"
 "  check    validate the policy; exit 0 valid, 1 invalid\n"
@@ -854,15 +854,55 @@ out:
 
 /* ------------------------------------------------------------ jwks */
 
+/* With jwks.writer: module the backends refresh the cache themselves, so
+ * the directory and what the tool wrote in it (cache, lock and stamp
+ * files, all named jwks-*) must belong to the PostgreSQL service user. */
+static int
+give_cache_to(const char *dir, const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	struct dirent *de;
+	DIR *d;
+	int dfd, rc = 0;
+
+	if (pw == NULL) {
+		fprintf(stderr, "jwks fetch: no such user %s\n", user);
+		return -1;
+	}
+	if ((d = opendir(dir)) == NULL || (dfd = dirfd(d)) < 0 ||
+	    fchown(dfd, pw->pw_uid, pw->pw_gid) != 0) {
+		fprintf(stderr, "jwks fetch: cannot give %s to %s: %s\n", dir,
+		    user, strerror(errno));
+		if (d != NULL)
+			closedir(d);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "jwks-", 5) != 0)
+			continue;
+		/* Never follow a link someone planted in the directory. */
+		if (fchownat(dfd, de->d_name, pw->pw_uid, pw->pw_gid,
+		    AT_SYMLINK_NOFOLLOW) != 0) {
+			fprintf(stderr, "jwks fetch: cannot give %s/%s to "
+			    "%s: %s\n", dir, de->d_name, user,
+			    strerror(errno));
+			rc = -1;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 static int
 cmd_jwks(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "owner", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = PB_POLICY_DEFAULT_PATH;
+	const char *path = PB_POLICY_DEFAULT_PATH, *owner = NULL;
 	const struct pb_config *cfg;
 	struct pb_policy *pol;
 	enum pb_reason r;
@@ -873,10 +913,13 @@ cmd_jwks(int argc, char **argv)
 		return usage_error("jwks: the only subcommand is fetch");
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'o':
+			owner = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -895,6 +938,11 @@ cmd_jwks(int argc, char **argv)
 	/* Fetches now whatever the cache's age: this is the refresher of
 	 * jwks.writer: tool, run from a timer. */
 	r = pb_cache_fill(cfg, detail, sizeof(detail));
+	if (r == PB_OK && owner != NULL &&
+	    give_cache_to(cfg->jwks.cache, owner) != 0) {
+		pb_policy_free(pol);
+		return 1;
+	}
 	pb_policy_free(pol);
 	if (r == PB_OK) {
 		printf("%s\n", detail);
