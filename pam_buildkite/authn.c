@@ -9,6 +9,7 @@
 
 #include "authn.h"
 #include "jwks_cache.h"
+#include "msg.h"
 
 enum pb_reason
 pb_authn_decide(const struct pb_policy *pol, const json_t *claims,
@@ -40,18 +41,6 @@ pb_authn_decide(const struct pb_policy *pol, const json_t *claims,
 	}
 }
 
-/* snprintf whose cut at the end of the buffer is intended: the detail
- * is a log line. */
-static __attribute__((format(printf, 3, 4))) void
-append(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
 /* Key rotation: the token names a kid the keys lack. Refetches (at most
  * once per PB_JWKS_REFETCH_INTERVAL per cache, pb_keys_refresh_for_kid
  * decides) and verifies once more with the new keys, which replace *jwks.
@@ -81,7 +70,7 @@ retry_new_keys(const char *token, size_t len, const struct pb_config *cfg,
 		size_t used = strnlen(out->detail, sizeof(out->detail));
 
 		if (why[0] != '\0' && used < sizeof(out->detail))
-			append(out->detail + used, sizeof(out->detail) - used,
+			pb_msg(out->detail + used, sizeof(out->detail) - used,
 			    " (%s)", why);
 		return PB_UNKNOWN_KEY;
 	}

@@ -28,6 +28,7 @@
 
 #include "b64url.h"
 #include "jwks.h"
+#include "msg.h"
 
 /* Public exponents longer than this are refused: real keys use 65537,
  * and OpenSSL itself refuses them above 3072-bit moduli. */
@@ -59,18 +60,6 @@ struct pb_jwks {
 	struct pb_jwk *keys;
 	size_t n;
 };
-
-static __attribute__((format(printf, 3, 4))) void
-say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (buf == NULL || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 static void
 jwk_clear(struct pb_jwk *k)
@@ -126,14 +115,14 @@ member_b64(const json_t *k, const char *name, size_t idx, unsigned char **out,
 	const json_t *v = json_object_get(k, name);
 
 	if (!json_is_string(v)) {
-		say(err, errlen, "key %zu: \"%s\" missing or not a string",
+		pb_msg(err, errlen, "key %zu: \"%s\" missing or not a string",
 		    idx, name);
 		return -1;
 	}
 	if (json_string_length(v) == 0 ||
 	    pb_b64url_decode(json_string_value(v), json_string_length(v),
 	    out, out_len) != 0) {
-		say(err, errlen, "key %zu: \"%s\" is not valid base64url",
+		pb_msg(err, errlen, "key %zu: \"%s\" is not valid base64url",
 		    idx, name);
 		return -1;
 	}
@@ -154,13 +143,13 @@ parse_common(const json_t *obj, size_t idx, struct pb_jwk *k, char *err,
 
 	if ((kid && !json_is_string(kid)) || (alg && !json_is_string(alg)) ||
 	    (use && !json_is_string(use))) {
-		say(err, errlen, "key %zu: \"kid\", \"alg\" or \"use\" is not "
+		pb_msg(err, errlen, "key %zu: \"kid\", \"alg\" or \"use\" is not "
 		    "a string", idx);
 		return -1;
 	}
 	if (ops) {
 		if (!json_is_array(ops)) {
-			say(err, errlen, "key %zu: \"key_ops\" is not an array",
+			pb_msg(err, errlen, "key %zu: \"key_ops\" is not an array",
 			    idx);
 			return -1;
 		}
@@ -169,7 +158,7 @@ parse_common(const json_t *obj, size_t idx, struct pb_jwk *k, char *err,
 			const json_t *op = json_array_get(ops, i);
 
 			if (!json_is_string(op)) {
-				say(err, errlen, "key %zu: \"key_ops\" holds "
+				pb_msg(err, errlen, "key %zu: \"key_ops\" holds "
 				    "a non-string", idx);
 				return -1;
 			}
@@ -188,7 +177,7 @@ parse_common(const json_t *obj, size_t idx, struct pb_jwk *k, char *err,
 	return 0;
 
 oom:
-	say(err, errlen, "out of memory");
+	pb_msg(err, errlen, "out of memory");
 	return -1;
 }
 
@@ -202,11 +191,11 @@ parse_key(const json_t *obj, size_t idx, struct pb_jwk *k, char *err,
 	const char *t;
 
 	if (!json_is_object(obj)) {
-		say(err, errlen, "key %zu is not an object", idx);
+		pb_msg(err, errlen, "key %zu is not an object", idx);
 		return -1;
 	}
 	if (!json_is_string(kty)) {
-		say(err, errlen, "key %zu: \"kty\" missing or not a string",
+		pb_msg(err, errlen, "key %zu: \"kty\" missing or not a string",
 		    idx);
 		return -1;
 	}
@@ -229,7 +218,7 @@ parse_key(const json_t *obj, size_t idx, struct pb_jwk *k, char *err,
 
 		k->kty = PB_KTY_EC;
 		if (!json_is_string(crv)) {
-			say(err, errlen, "key %zu: \"crv\" missing or not a "
+			pb_msg(err, errlen, "key %zu: \"crv\" missing or not a "
 			    "string", idx);
 			return -1;
 		}
@@ -250,7 +239,7 @@ parse_key(const json_t *obj, size_t idx, struct pb_jwk *k, char *err,
 		    errlen) != 0)
 			return -1;
 		if (k->a_len != want || k->b_len != want) {
-			say(err, errlen, "key %zu: EC coordinates must be %zu "
+			pb_msg(err, errlen, "key %zu: EC coordinates must be %zu "
 			    "bytes", idx, want);
 			return -1;
 		}
@@ -271,44 +260,44 @@ pb_jwks_parse(const char *buf, size_t len, struct pb_jwks **out,
 	size_t i, j, nkeys;
 
 	if (out == NULL) {
-		say(err, errlen, "no output");
+		pb_msg(err, errlen, "no output");
 		return -1;
 	}
 	*out = NULL;
 	if (buf == NULL || len == 0) {
-		say(err, errlen, "empty document");
+		pb_msg(err, errlen, "empty document");
 		return -1;
 	}
 	if (len > PB_JWKS_MAX_BYTES) {
-		say(err, errlen, "document larger than %d bytes",
+		pb_msg(err, errlen, "document larger than %d bytes",
 		    PB_JWKS_MAX_BYTES);
 		return -1;
 	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		say(err, errlen, "invalid JSON at line %d column %d: %s",
+		pb_msg(err, errlen, "invalid JSON at line %d column %d: %s",
 		    jerr.line, jerr.column, jerr.text);
 		return -1;
 	}
 	if (!json_is_object(root)) {
-		say(err, errlen, "document is not a JSON object");
+		pb_msg(err, errlen, "document is not a JSON object");
 		goto fail;
 	}
 	keys = json_object_get(root, "keys");
 	if (!json_is_array(keys)) {
-		say(err, errlen, "\"keys\" missing or not an array");
+		pb_msg(err, errlen, "\"keys\" missing or not an array");
 		goto fail;
 	}
 	nkeys = json_array_size(keys);
 	if (nkeys > PB_JWKS_MAX_KEYS) {
-		say(err, errlen, "more than %d keys", PB_JWKS_MAX_KEYS);
+		pb_msg(err, errlen, "more than %d keys", PB_JWKS_MAX_KEYS);
 		goto fail;
 	}
 
 	jwks = calloc(1, sizeof(*jwks));
 	if (jwks == NULL || (nkeys > 0 &&
 	    (jwks->keys = calloc(nkeys, sizeof(*jwks->keys))) == NULL)) {
-		say(err, errlen, "out of memory");
+		pb_msg(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (i = 0; i < nkeys; i++) {
@@ -330,7 +319,7 @@ pb_jwks_parse(const char *buf, size_t len, struct pb_jwks **out,
 
 			if (o->kid && o->kid_len == k->kid_len &&
 			    memcmp(o->kid, k->kid, k->kid_len) == 0) {
-				say(err, errlen, "key %zu: duplicate kid", i);
+				pb_msg(err, errlen, "key %zu: duplicate kid", i);
 				jwk_clear(k);
 				goto fail;
 			}
@@ -340,7 +329,7 @@ pb_jwks_parse(const char *buf, size_t len, struct pb_jwks **out,
 	/* A set that can verify nothing is as good as a broken one: refusing
 	 * it lets the caller keep the last good set. */
 	if (jwks->n == 0) {
-		say(err, errlen, "no usable RSA or EC key");
+		pb_msg(err, errlen, "no usable RSA or EC key");
 		goto fail;
 	}
 
@@ -418,20 +407,20 @@ build_rsa(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
 	n = BN_bin2bn(k->a, (int)k->a_len, NULL);
 	e = BN_bin2bn(k->b, (int)k->b_len, NULL);
 	if (n == NULL || e == NULL) {
-		say(detail, detail_len, "out of memory building key");
+		pb_msg(detail, detail_len, "out of memory building key");
 		goto out;
 	}
 	/* Leading zero bytes in "n" are tolerated: the size that matters
 	 * is that of the number, not of its encoding. */
 	nbits = BN_num_bits(n);
 	if (nbits < PB_RSA_MIN_BITS) {
-		say(detail, detail_len, "RSA key of %d bits is too weak "
+		pb_msg(detail, detail_len, "RSA key of %d bits is too weak "
 		    "(at least %d required)", nbits, PB_RSA_MIN_BITS);
 		r = PB_UNKNOWN_KEY;
 		goto out;
 	}
 	if (nbits > PB_RSA_MAX_BITS) {
-		say(detail, detail_len, "RSA key of %d bits is too large "
+		pb_msg(detail, detail_len, "RSA key of %d bits is too large "
 		    "(at most %d supported)", nbits, PB_RSA_MAX_BITS);
 		r = PB_UNKNOWN_KEY;
 		goto out;
@@ -440,7 +429,7 @@ build_rsa(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
 	 * is not an RSA key at all. */
 	if (!BN_is_odd(e) || BN_is_one(e) ||
 	    BN_num_bits(e) > PB_RSA_MAX_E_BITS) {
-		say(detail, detail_len, "RSA key has an unusable public "
+		pb_msg(detail, detail_len, "RSA key has an unusable public "
 		    "exponent");
 		r = PB_UNKNOWN_KEY;
 		goto out;
@@ -454,7 +443,7 @@ build_rsa(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
 	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
 	    EVP_PKEY_fromdata(ctx, key, EVP_PKEY_PUBLIC_KEY, params) <= 0 ||
 	    *key == NULL) {
-		say(detail, detail_len, "RSA key could not be loaded");
+		pb_msg(detail, detail_len, "RSA key could not be loaded");
 		r = PB_UNKNOWN_KEY;
 		goto out;
 	}
@@ -488,7 +477,7 @@ build_ec(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
 	if (k->a_len != k->b_len || plen > sizeof(point) ||
 	    (k->crv_bits == 256 && k->a_len != 32) ||
 	    (k->crv_bits == 384 && k->a_len != 48)) {
-		say(detail, detail_len, "EC key has wrong coordinate sizes");
+		pb_msg(detail, detail_len, "EC key has wrong coordinate sizes");
 		return PB_UNKNOWN_KEY;
 	}
 	point[0] = 0x04;
@@ -503,18 +492,18 @@ build_ec(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
 	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) <= 0) {
-		say(detail, detail_len, "out of memory building key");
+		pb_msg(detail, detail_len, "out of memory building key");
 		goto out;
 	}
 	if (EVP_PKEY_fromdata(ctx, key, EVP_PKEY_PUBLIC_KEY, params) <= 0 ||
 	    *key == NULL) {
-		say(detail, detail_len, "EC key could not be loaded (point "
+		pb_msg(detail, detail_len, "EC key could not be loaded (point "
 		    "not on the curve?)");
 		goto out;
 	}
 	if ((cctx = EVP_PKEY_CTX_new_from_pkey(NULL, *key, NULL)) == NULL ||
 	    EVP_PKEY_public_check(cctx) != 1) {
-		say(detail, detail_len, "EC key point is not on the curve");
+		pb_msg(detail, detail_len, "EC key point is not on the curve");
 		EVP_PKEY_free(*key);
 		*key = NULL;
 		goto out;
@@ -542,7 +531,7 @@ pb_jwks_select(const struct pb_jwks *jwks, const char *kid,
 		return PB_UNKNOWN_KEY;
 	*key = NULL;
 	if (jwks == NULL || jwks->n == 0) {
-		say(detail, detail_len, "no keys available");
+		pb_msg(detail, detail_len, "no keys available");
 		return PB_UNKNOWN_KEY;
 	}
 	if (kid != NULL) {
@@ -551,7 +540,7 @@ pb_jwks_select(const struct pb_jwks *jwks, const char *kid,
 		size_t kl = strnlen(kid, PB_KID_SCAN_MAX + 1);
 
 		if (kl > PB_KID_SCAN_MAX) {
-			say(detail, detail_len, "kid is too long");
+			pb_msg(detail, detail_len, "kid is too long");
 			return PB_UNKNOWN_KEY;
 		}
 
@@ -565,13 +554,13 @@ pb_jwks_select(const struct pb_jwks *jwks, const char *kid,
 			}
 		}
 		if (k == NULL) {
-			say(detail, detail_len, "no key with this kid");
+			pb_msg(detail, detail_len, "no key with this kid");
 			return PB_UNKNOWN_KEY;
 		}
 	} else {
 		/* Without a kid only an unambiguous set will do. */
 		if (jwks->n != 1) {
-			say(detail, detail_len, "token has no kid and the key "
+			pb_msg(detail, detail_len, "token has no kid and the key "
 			    "set holds %zu keys", jwks->n);
 			return PB_UNKNOWN_KEY;
 		}
@@ -580,7 +569,7 @@ pb_jwks_select(const struct pb_jwks *jwks, const char *kid,
 
 	why = misfit(k, alg);
 	if (why != NULL) {
-		say(detail, detail_len, "%s", why);
+		pb_msg(detail, detail_len, "%s", why);
 		return PB_ALGORITHM;
 	}
 

@@ -39,6 +39,7 @@
 
 #include "jwks_cache.h"
 #include "jwks_fetch.h"
+#include "msg.h"
 
 /* The cache file holds the JWKS and a little bookkeeping around it. */
 #define CACHE_FILE_MAX (PB_JWKS_MAX_BYTES + 4096)
@@ -88,20 +89,6 @@ note(struct cache *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* snprintf for messages: vsnprintf so that a message cut at the end of
- * its buffer is accepted as such (a detail line, not data). */
-static __attribute__((format(printf, 3, 4))) void
-say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
 static const char *
 errstr(int e, char *buf, size_t len)
 {
@@ -109,10 +96,8 @@ errstr(int e, char *buf, size_t len)
 	return strerror_r(e, buf, len);
 }
 
-/* Reads fd to the end, at most max bytes, into a malloc'd NUL-terminated
- * buffer. 0, or -1 with errno set (EFBIG when there is more). */
-static int
-read_fd(int fd, size_t max, char **buf, size_t *len)
+int
+pb_read_fd(int fd, size_t max, char **buf, size_t *len)
 {
 	size_t got = 0;
 	char *p;
@@ -144,7 +129,9 @@ read_fd(int fd, size_t max, char **buf, size_t *len)
 	*len = got;
 	return 0;
 fail:
+	/* What was read may be a token: leave no copy in freed memory. */
 	saved = errno;
+	explicit_bzero(p, got);
 	free(p);
 	errno = saved;
 	return -1;
@@ -211,7 +198,7 @@ pb_read_file(const char *path, size_t max, char **buf, size_t *len)
 		errno = EFBIG;
 		goto fail;
 	}
-	if (read_fd(fd, max, buf, len) != 0)
+	if (pb_read_fd(fd, max, buf, len) != 0)
 		goto fail;
 	close(fd);
 	return 0;
@@ -307,7 +294,7 @@ open_dir(struct cache *c, bool writer_rules, char *why, size_t whylen)
 	int fd;
 
 	if (dir == NULL || dir[0] != '/') {
-		say(why, whylen, "jwks.cache is not an absolute path");
+		pb_msg(why, whylen, "jwks.cache is not an absolute path");
 		return -1;
 	}
 	do {
@@ -315,31 +302,31 @@ open_dir(struct cache *c, bool writer_rules, char *why, size_t whylen)
 		    O_CLOEXEC);
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
-		say(why, whylen, "cache directory %s: %s", dir,
+		pb_msg(why, whylen, "cache directory %s: %s", dir,
 		    errno == ELOOP ? "a symbolic link" :
 		    errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		say(why, whylen, "cache directory %s: not a directory",
+		pb_msg(why, whylen, "cache directory %s: not a directory",
 		    dir);
 		goto bad;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		say(why, whylen, "cache directory %s is group- or "
+		pb_msg(why, whylen, "cache directory %s is group- or "
 		    "world-writable (mode %04o)", dir,
 		    (unsigned)(st.st_mode & 07777));
 		goto bad;
 	}
 	if (writer_rules && st.st_uid != 0 && st.st_uid != c->euid) {
-		say(why, whylen, "cache directory %s is owned by uid "
+		pb_msg(why, whylen, "cache directory %s is owned by uid "
 		    "%u, not root or uid %u", dir, (unsigned)st.st_uid,
 		    (unsigned)c->euid);
 		goto bad;
 	}
 	if (!writer_rules && c->euid != 0 && (st.st_uid == c->euid ||
 	    faccessat(fd, ".", W_OK, AT_EACCESS) == 0)) {
-		say(why, whylen, "cache directory %s is writable by "
+		pb_msg(why, whylen, "cache directory %s is writable by "
 		    "uid %u, which jwks.writer: tool forbids", dir,
 		    (unsigned)c->euid);
 		goto bad;
@@ -403,27 +390,27 @@ read_cache(struct cache *c, long long now, struct pb_jwks **out,
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0) {
-		say(why, whylen, "%s", errno == ELOOP ?
+		pb_msg(why, whylen, "%s", errno == ELOOP ?
 		    "a symbolic link" : errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		say(why, whylen, "not a regular file");
+		pb_msg(why, whylen, "not a regular file");
 		goto out;
 	}
 	if (st.st_size < 0 || (unsigned long long)st.st_size >
 	    CACHE_FILE_MAX) {
-		say(why, whylen, "oversized (%lld bytes, at most %d)",
+		pb_msg(why, whylen, "oversized (%lld bytes, at most %d)",
 		    (long long)st.st_size, CACHE_FILE_MAX);
 		goto out;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		say(why, whylen, "group- or world-writable (mode %04o)",
+		pb_msg(why, whylen, "group- or world-writable (mode %04o)",
 		    (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_uid != 0 && st.st_uid != c->dir_uid) {
-		say(why, whylen, "owned by uid %u, not root or the "
+		pb_msg(why, whylen, "owned by uid %u, not root or the "
 		    "directory's owner", (unsigned)st.st_uid);
 		goto out;
 	}
@@ -431,18 +418,18 @@ read_cache(struct cache *c, long long now, struct pb_jwks **out,
 	 * writer: tool, a cache we could have written proves nothing. */
 	if (c->tool && c->euid != 0 && (st.st_uid == c->euid ||
 	    faccessat(c->dirfd, c->name, W_OK, AT_EACCESS) == 0)) {
-		say(why, whylen, "writable by uid %u, which "
+		pb_msg(why, whylen, "writable by uid %u, which "
 		    "jwks.writer: tool forbids", (unsigned)c->euid);
 		goto out;
 	}
-	if (read_fd(fd, CACHE_FILE_MAX, &buf, &len) != 0) {
-		say(why, whylen, "%s", errno == EFBIG ? "oversized" :
+	if (pb_read_fd(fd, CACHE_FILE_MAX, &buf, &len) != 0) {
+		pb_msg(why, whylen, "%s", errno == EFBIG ? "oversized" :
 		    errstr(errno, eb, sizeof(eb)));
 		goto out;
 	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		say(why, whylen, "corrupt or truncated: %s", jerr.text);
+		pb_msg(why, whylen, "corrupt or truncated: %s", jerr.text);
 		goto out;
 	}
 	url = json_object_get(root, "url");
@@ -450,30 +437,30 @@ read_cache(struct cache *c, long long now, struct pb_jwks **out,
 	jw = json_object_get(root, "jwks");
 	if (!json_is_object(root) || !json_is_string(url) ||
 	    !json_is_integer(fa) || !json_is_object(jw)) {
-		say(why, whylen, "corrupt: not a cache file of this "
+		pb_msg(why, whylen, "corrupt: not a cache file of this "
 		    "module");
 		goto out;
 	}
 	if (strcmp(json_string_value(url), c->cfg->jwks.url) != 0) {
-		say(why, whylen, "holds keys of another url");
+		pb_msg(why, whylen, "holds keys of another url");
 		goto out;
 	}
 	if ((long long)json_integer_value(fa) > now + FUTURE_SLACK) {
-		say(why, whylen, "fetched_at is in the future");
+		pb_msg(why, whylen, "fetched_at is in the future");
 		goto out;
 	}
 	if ((text = json_dumps(jw, JSON_COMPACT)) == NULL) {
-		say(why, whylen, "out of memory");
+		pb_msg(why, whylen, "out of memory");
 		goto out;
 	}
 	if (pb_jwks_parse(text, strlen(text), out, perr, sizeof(perr)) != 0) {
-		say(why, whylen, "invalid JWKS: %s", perr);
+		pb_msg(why, whylen, "invalid JWKS: %s", perr);
 		goto out;
 	}
 	if (pb_jwks_count(*out) == 0) {
 		pb_jwks_free(*out);
 		*out = NULL;
-		say(why, whylen, "no usable key");
+		pb_msg(why, whylen, "no usable key");
 		goto out;
 	}
 	*fetched_at = (long long)json_integer_value(fa);
@@ -531,47 +518,47 @@ write_cache(struct cache *c, const char *body, size_t len, long long now,
 	if (jw == NULL || (doc = json_pack("{s:s, s:I, s:O}", "url",
 	    c->cfg->jwks.url, "fetched_at", (json_int_t)now, "jwks",
 	    jw)) == NULL || (text = json_dumps(doc, JSON_COMPACT)) == NULL) {
-		say(why, whylen, "cannot serialise the cache");
+		pb_msg(why, whylen, "cannot serialise the cache");
 		goto out;
 	}
 	tlen = strlen(text);
 	if (tlen > CACHE_FILE_MAX) {
-		say(why, whylen, "cache file would be too large");
+		pb_msg(why, whylen, "cache file would be too large");
 		goto out;
 	}
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX",
 	    c->cfg->jwks.cache, c->name) >= sizeof(tmp)) {
-		say(why, whylen, "jwks.cache path too long");
+		pb_msg(why, whylen, "jwks.cache path too long");
 		goto out;
 	}
 	base = strrchr(tmp, '/') + 1;
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		say(why, whylen, "cannot create a file in %s: %s",
+		pb_msg(why, whylen, "cannot create a file in %s: %s",
 		    c->cfg->jwks.cache, errstr(errno, eb, sizeof(eb)));
 		goto out;
 	}
 	/* Readable by every backend and the tool, writable by us only. */
 	if (fchmod(fd, 0644) != 0 || write_all(fd, text, tlen) != 0 ||
 	    fsync_retry(fd) != 0) {
-		say(why, whylen, "cannot write %s: %s", tmp,
+		pb_msg(why, whylen, "cannot write %s: %s", tmp,
 		    errstr(errno, eb, sizeof(eb)));
 		goto unlink;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		say(why, whylen, "cannot write %s: %s", tmp,
+		pb_msg(why, whylen, "cannot write %s: %s", tmp,
 		    errstr(errno, eb, sizeof(eb)));
 		goto unlink;
 	}
 	fd = -1;
 	if (renameat(c->dirfd, base, c->dirfd, c->name) != 0) {
-		say(why, whylen, "cannot rename %s: %s", tmp,
+		pb_msg(why, whylen, "cannot rename %s: %s", tmp,
 		    errstr(errno, eb, sizeof(eb)));
 		goto unlink;
 	}
 	/* The rename itself is durable only once the directory is. */
 	if (fsync_retry(c->dirfd) != 0) {
-		say(why, whylen, "cannot fsync %s: %s",
+		pb_msg(why, whylen, "cannot fsync %s: %s",
 		    c->cfg->jwks.cache, errstr(errno, eb, sizeof(eb)));
 		goto out;
 	}
@@ -600,13 +587,13 @@ lock_open(struct cache *c, char *why, size_t whylen)
 	fd = openat_retry(c->dirfd, c->lockname, O_RDWR | O_CREAT |
 	    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
 	if (fd < 0) {
-		say(why, whylen, "cannot open lock %s/%s: %s",
+		pb_msg(why, whylen, "cannot open lock %s/%s: %s",
 		    c->cfg->jwks.cache, c->lockname,
 		    errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		say(why, whylen, "lock %s/%s is not a regular file",
+		pb_msg(why, whylen, "lock %s/%s is not a regular file",
 		    c->cfg->jwks.cache, c->lockname);
 		close(fd);
 		return -1;
@@ -659,18 +646,18 @@ fetch_keys(struct cache *c, struct pb_jwks **out, char **body, size_t *blen,
 	if (pb_jwks_fetch(c->cfg->jwks.url, c->cfg->jwks.ca_file,
 	    remaining_ms(c), PB_JWKS_MAX_BYTES, &buf, &len, err,
 	    sizeof(err)) != 0) {
-		say(why, whylen, "fetching %s: %s", c->cfg->jwks.url,
+		pb_msg(why, whylen, "fetching %s: %s", c->cfg->jwks.url,
 		    err);
 		return -1;
 	}
 	if (pb_jwks_parse(buf, len, out, err, sizeof(err)) != 0) {
-		say(why, whylen, "fetching %s: invalid JWKS: %s",
+		pb_msg(why, whylen, "fetching %s: invalid JWKS: %s",
 		    c->cfg->jwks.url, err);
 		free(buf);
 		return -1;
 	}
 	if (pb_jwks_count(*out) == 0) {
-		say(why, whylen, "fetching %s: no usable key in the "
+		pb_msg(why, whylen, "fetching %s: no usable key in the "
 		    "answer", c->cfg->jwks.url);
 		pb_jwks_free(*out);
 		*out = NULL;
@@ -897,14 +884,14 @@ write_stamp(const struct cache *c, long long now, char *why, size_t whylen)
 	fd = openat_retry(c->dirfd, c->stampname, O_WRONLY | O_CREAT |
 	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
 	if (fd < 0) {
-		say(why, whylen, "cannot stamp %s/%s: %s",
+		pb_msg(why, whylen, "cannot stamp %s/%s: %s",
 		    c->cfg->jwks.cache, c->stampname,
 		    errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	rc = write_all(fd, buf, (size_t)n);
 	if (rc != 0)
-		say(why, whylen, "cannot stamp %s/%s: %s",
+		pb_msg(why, whylen, "cannot stamp %s/%s: %s",
 		    c->cfg->jwks.cache, c->stampname,
 		    errstr(errno, eb, sizeof(eb)));
 	close(fd);

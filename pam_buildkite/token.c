@@ -32,21 +32,10 @@
 #include "b64url.h"
 #include "jwks.h"
 #include "token.h"
+#include "msg.h"
 
 #define PB_KID_MAX 256          /* bytes of a header kid we accept */
 #define PB_DETAIL_VALUE_MAX 64  /* bytes of a claim value in a detail */
-
-static __attribute__((format(printf, 3, 4))) void
-say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (buf == NULL || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 /* Where the verification steps are reported: the admin tool's explain
  * sets fn; on the module's path it is NULL and each report is one test. */
@@ -218,30 +207,30 @@ verify_signature(size_t ai, EVP_PKEY *key, const unsigned char *data,
 		/* The key selection promised an RSA key; check anyway, the
 		 * cost is nothing next to the modular exponentiation. */
 		if (!EVP_PKEY_is_a(key, "RSA")) {
-			say(detail, detail_len, "key is not an RSA key");
+			pb_msg(detail, detail_len, "key is not an RSA key");
 			goto out;
 		}
 		if (EVP_PKEY_get_size(key) <= 0 ||
 		    sig_len != (size_t)EVP_PKEY_get_size(key)) {
-			say(detail, detail_len, "signature length does not "
+			pb_msg(detail, detail_len, "signature length does not "
 			    "match the key");
 			goto out;
 		}
 	} else {
 		if (!EVP_PKEY_is_a(key, "EC") ||
 		    (size_t)EVP_PKEY_get_bits(key) != algs[ai].ec_sig_len * 4) {
-			say(detail, detail_len, "key does not fit %s",
+			pb_msg(detail, detail_len, "key does not fit %s",
 			    algs[ai].name);
 			goto out;
 		}
 		if (sig_len != algs[ai].ec_sig_len) {
-			say(detail, detail_len, "signature length is not %zu "
+			pb_msg(detail, detail_len, "signature length is not %zu "
 			    "bytes", algs[ai].ec_sig_len);
 			goto out;
 		}
 		der = jose_to_der(sig, sig_len, &vsig_len);
 		if (der == NULL) {
-			say(detail, detail_len, "signature could not be "
+			pb_msg(detail, detail_len, "signature could not be "
 			    "decoded");
 			goto out;
 		}
@@ -251,17 +240,17 @@ verify_signature(size_t ai, EVP_PKEY *key, const unsigned char *data,
 	if ((md = EVP_MD_fetch(NULL, algs[ai].md, NULL)) == NULL ||
 	    (mctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit(mctx, &pctx, md, NULL, key) != 1) {
-		say(detail, detail_len, "signature check could not start");
+		pb_msg(detail, detail_len, "signature check could not start");
 		goto out;
 	}
 	if (algs[ai].ec_sig_len == 0 &&
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) {
-		say(detail, detail_len, "signature check could not start");
+		pb_msg(detail, detail_len, "signature check could not start");
 		goto out;
 	}
 	/* Only 1 means valid; 0 is a bad signature, < 0 an error. */
 	if (EVP_DigestVerify(mctx, vsig, vsig_len, data, data_len) != 1) {
-		say(detail, detail_len, "signature does not verify");
+		pb_msg(detail, detail_len, "signature does not verify");
 		goto out;
 	}
 	good = true;
@@ -331,7 +320,7 @@ check_header(const json_t *hdr, const struct pb_config *cfg,
 
 	*kid = NULL;
 	if (!json_is_string(alg)) {
-		say(detail, detail_len, "header alg missing or not a string");
+		pb_msg(detail, detail_len, "header alg missing or not a string");
 		return PB_MALFORMED;
 	}
 	a = json_string_value(alg);
@@ -359,7 +348,7 @@ check_header(const json_t *hdr, const struct pb_config *cfg,
 	 * "hs256" slips through here. */
 	if (strcasecmp(a, "none") == 0 ||
 	    (alen >= 2 && strncasecmp(a, "HS", 2) == 0)) {
-		say(detail, detail_len, "algorithm %s is never accepted",
+		pb_msg(detail, detail_len, "algorithm %s is never accepted",
 		    info->alg);
 		return PB_ALGORITHM;
 	}
@@ -367,12 +356,12 @@ check_header(const json_t *hdr, const struct pb_config *cfg,
 		if (json_str_eq(alg, algs[i].name))
 			break;
 	if (i == sizeof(algs) / sizeof(algs[0])) {
-		say(detail, detail_len, "algorithm %s is not supported",
+		pb_msg(detail, detail_len, "algorithm %s is not supported",
 		    info->alg);
 		return PB_ALGORITHM;
 	}
 	if ((cfg->token.algorithms & algs[i].alg) == 0) {
-		say(detail, detail_len, "algorithm %s is not allowed by the "
+		pb_msg(detail, detail_len, "algorithm %s is not allowed by the "
 		    "policy", algs[i].name);
 		return PB_ALGORITHM;
 	}
@@ -382,23 +371,23 @@ check_header(const json_t *hdr, const struct pb_config *cfg,
 	 * 4.1.11), and keys named by the token are never fetched or
 	 * trusted. */
 	if (json_object_get(hdr, "crit") != NULL) {
-		say(detail, detail_len, "header has crit");
+		pb_msg(detail, detail_len, "header has crit");
 		return PB_MALFORMED;
 	}
 	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
 		if (json_object_get(hdr, never[i]) != NULL) {
-			say(detail, detail_len, "header has %s", never[i]);
+			pb_msg(detail, detail_len, "header has %s", never[i]);
 			return PB_MALFORMED;
 		}
 	}
 	if (typ != NULL && (!json_is_string(typ) ||
 	    json_string_length(typ) != 3 ||
 	    strcasecmp(json_string_value(typ), "JWT") != 0)) {
-		say(detail, detail_len, "header typ is not JWT");
+		pb_msg(detail, detail_len, "header typ is not JWT");
 		return PB_MALFORMED;
 	}
 	if (jkid != NULL && !kid_ok) {
-		say(detail, detail_len, "header kid is not a short string");
+		pb_msg(detail, detail_len, "header kid is not a short string");
 		*kid = NULL;
 		return PB_MALFORMED;
 	}
@@ -485,12 +474,12 @@ check_types(json_t *claims, char *detail, size_t detail_len)
 		if (v == NULL) {
 			if (!claim_types[i].required)
 				continue;
-			say(detail, detail_len, "claim %s is missing",
+			pb_msg(detail, detail_len, "claim %s is missing",
 			    claim_types[i].name);
 			return PB_MALFORMED;
 		}
 		if (!type_fits(v, claim_types[i].type)) {
-			say(detail, detail_len, "claim %s has the wrong type",
+			pb_msg(detail, detail_len, "claim %s has the wrong type",
 			    claim_types[i].name);
 			return PB_MALFORMED;
 		}
@@ -503,7 +492,7 @@ check_types(json_t *claims, char *detail, size_t detail_len)
 			char n[PB_DETAIL_VALUE_MAX + 1];
 
 			printable(n, sizeof(n), name, strlen(name));
-			say(detail, detail_len, "claim %s has the wrong type",
+			pb_msg(detail, detail_len, "claim %s has the wrong type",
 			    n);
 			return PB_MALFORMED;
 		}
@@ -555,12 +544,12 @@ when(char *buf, size_t len, long long t, long long now)
 	    strftime(iso, sizeof(iso), " (%Y-%m-%dT%H:%M:%SZ)", &tm) == 0)
 		iso[0] = '\0';
 	if (t == now)
-		say(buf, len, "%lld%s is now", t, iso);
+		pb_msg(buf, len, "%lld%s is now", t, iso);
 	else if (t > now)
-		say(buf, len, "%lld%s is in %llds", t, iso,
+		pb_msg(buf, len, "%lld%s is in %llds", t, iso,
 		    secs_between(t, now));
 	else
-		say(buf, len, "%lld%s is %llds ago", t, iso,
+		pb_msg(buf, len, "%lld%s is %llds ago", t, iso,
 		    secs_between(now, t));
 }
 
@@ -581,7 +570,7 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 	if (!json_str_eq(iss, cfg->token.issuer)) {
 		printable(v, sizeof(v), json_string_value(iss),
 		    json_string_length(iss));
-		say(detail, detail_len, "iss \"%s\" is not the configured "
+		pb_msg(detail, detail_len, "iss \"%s\" is not the configured "
 		    "issuer", v);
 		return step_fail(s, "issuer", PB_ISSUER, detail);
 	}
@@ -596,7 +585,7 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 
 		printable(v, sizeof(v), json_string_value(first),
 		    json_string_length(first));
-		say(detail, detail_len, "aud \"%s\"%s is not an accepted "
+		pb_msg(detail, detail_len, "aud \"%s\"%s is not an accepted "
 		    "audience", v, json_is_array(aud) &&
 		    json_array_size(aud) > 1 ? " (and the others)" : "");
 		return step_fail(s, "audience", PB_AUDIENCE, detail);
@@ -609,7 +598,7 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 	if (!json_str_eq(org, cfg->token.organization)) {
 		printable(v, sizeof(v), json_string_value(org),
 		    json_string_length(org));
-		say(detail, detail_len, "organization_slug \"%s\" is not the "
+		pb_msg(detail, detail_len, "organization_slug \"%s\" is not the "
 		    "configured organization", v);
 		return step_fail(s, "organization", PB_ORGANIZATION, detail);
 	}
@@ -621,7 +610,7 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 	}
 	if (cfg->token.organization_id != NULL) {
 		if (oid == NULL) {
-			say(detail, detail_len, "organization_id is missing "
+			pb_msg(detail, detail_len, "organization_id is missing "
 			    "but required by the policy");
 			return step_fail(s, "organization_id", PB_ORGANIZATION,
 			    detail);
@@ -629,7 +618,7 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 		if (!json_str_eq(oid, cfg->token.organization_id)) {
 			printable(v, sizeof(v), json_string_value(oid),
 			    json_string_length(oid));
-			say(detail, detail_len, "organization_id \"%s\" is not "
+			pb_msg(detail, detail_len, "organization_id \"%s\" is not "
 			    "the configured organization", v);
 			return step_fail(s, "organization_id", PB_ORGANIZATION,
 			    detail);
@@ -645,7 +634,7 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 	/* now >= exp + leeway, without computing exp + leeway. The figures
 	 * in the details say how far off the clocks or the job were. */
 	if (diff_ge(now, exp, leeway)) {
-		say(detail, detail_len, "token expired %llds ago (exp %lld, "
+		pb_msg(detail, detail_len, "token expired %llds ago (exp %lld, "
 		    "leeway %llds)", secs_between(now, exp), exp, leeway);
 		return step_fail(s, "exp", PB_EXPIRED, detail);
 	}
@@ -654,7 +643,7 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 		step_ok(s, "exp", "exp %s; leeway %llds", w, leeway);
 	}
 	if (diff_gt(nbf, now, leeway)) {
-		say(detail, detail_len, "token not valid for another %llds "
+		pb_msg(detail, detail_len, "token not valid for another %llds "
 		    "(nbf %lld, leeway %llds)", secs_between(nbf, now), nbf,
 		    leeway);
 		return step_fail(s, "nbf", PB_NOT_YET_VALID, detail);
@@ -664,7 +653,7 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 		step_ok(s, "nbf", "nbf %s; leeway %llds", w, leeway);
 	}
 	if (diff_gt(iat, now, leeway)) {
-		say(detail, detail_len, "token issued %llds in the future "
+		pb_msg(detail, detail_len, "token issued %llds in the future "
 		    "(iat %lld, leeway %llds): check the clocks",
 		    secs_between(iat, now), iat, leeway);
 		return step_fail(s, "iat", PB_NOT_YET_VALID, detail);
@@ -674,11 +663,11 @@ check_claims(const json_t *claims, const struct pb_config *cfg,
 		step_ok(s, "iat", "iat %s; leeway %llds", w, leeway);
 	}
 	if (exp < iat) {
-		say(detail, detail_len, "token expires before it was issued");
+		pb_msg(detail, detail_len, "token expires before it was issued");
 		return step_fail(s, "lifetime", PB_MALFORMED, detail);
 	}
 	if (diff_gt(exp, iat, cfg->token.max_lifetime)) {
-		say(detail, detail_len, "token lifetime %llds is over "
+		pb_msg(detail, detail_len, "token lifetime %llds is over "
 		    "max_lifetime %llds", secs_between(exp, iat),
 		    cfg->token.max_lifetime);
 		return step_fail(s, "lifetime", PB_LIFETIME, detail);
@@ -710,7 +699,7 @@ config_usable(const struct pb_config *cfg)
 static void
 key_words(char *buf, size_t len, const EVP_PKEY *key)
 {
-	say(buf, len, "%s key of %d bits", EVP_PKEY_is_a(key, "RSA") ? "RSA" :
+	pb_msg(buf, len, "%s key of %d bits", EVP_PKEY_is_a(key, "RSA") ? "RSA" :
 	    EVP_PKEY_is_a(key, "EC") ? "EC" : "unknown", EVP_PKEY_get_bits(key));
 }
 
@@ -743,11 +732,11 @@ pb_token_verify_traced(const char *token, size_t len,
 	if (info != NULL)
 		memset(info, 0, sizeof(*info));
 	if (info == NULL || cfg == NULL || !config_usable(cfg)) {
-		say(detail, detail_len, "verifier not configured");
+		pb_msg(detail, detail_len, "verifier not configured");
 		return step_fail(s, "config", PB_CONFIG, detail);
 	}
 	if (token == NULL) {
-		say(detail, detail_len, "no token");
+		pb_msg(detail, detail_len, "no token");
 		return step_fail(s, "size", PB_MALFORMED, detail);
 	}
 
@@ -758,11 +747,11 @@ pb_token_verify_traced(const char *token, size_t len,
 	while (len > 0 && is_ws(token[len - 1]))
 		len--;
 	if (len == 0) {
-		say(detail, detail_len, "empty token");
+		pb_msg(detail, detail_len, "empty token");
 		return step_fail(s, "size", PB_MALFORMED, detail);
 	}
 	if (len > PB_TOKEN_MAX_BYTES) {
-		say(detail, detail_len, "token longer than %d bytes",
+		pb_msg(detail, detail_len, "token longer than %d bytes",
 		    PB_TOKEN_MAX_BYTES);
 		return step_fail(s, "size", PB_MALFORMED, detail);
 	}
@@ -774,7 +763,7 @@ pb_token_verify_traced(const char *token, size_t len,
 	d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
 	if (d1 == NULL || d2 == NULL ||
 	    memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL) {
-		say(detail, detail_len, "token is not three dot-separated "
+		pb_msg(detail, detail_len, "token is not three dot-separated "
 		    "parts");
 		return step_fail(s, "segments", PB_MALFORMED, detail);
 	}
@@ -784,12 +773,12 @@ pb_token_verify_traced(const char *token, size_t len,
 	/* An empty signature is refused after the header, so that an
 	 * "alg":"none" token is reported as the algorithm it names. */
 	if (hlen == 0 || plen == 0) {
-		say(detail, detail_len, "token has an empty part");
+		pb_msg(detail, detail_len, "token has an empty part");
 		return step_fail(s, "segments", PB_MALFORMED, detail);
 	}
 	for (i = 0; i < len; i++) {
 		if (token[i] != '.' && !is_b64url_char((unsigned char)token[i])) {
-			say(detail, detail_len, "token has a character outside "
+			pb_msg(detail, detail_len, "token has a character outside "
 			    "base64url");
 			return step_fail(s, "segments", PB_MALFORMED, detail);
 		}
@@ -799,7 +788,7 @@ pb_token_verify_traced(const char *token, size_t len,
 
 	hdr = segment_object(token, hlen);
 	if (hdr == NULL) {
-		say(detail, detail_len, "header is not a well-formed JSON "
+		pb_msg(detail, detail_len, "header is not a well-formed JSON "
 		    "object");
 		return step_fail(s, "header", PB_MALFORMED, detail);
 	}
@@ -821,7 +810,7 @@ pb_token_verify_traced(const char *token, size_t len,
 	step_ok(s, "algorithm", "%s is allowed by token.algorithms",
 	    algs[ai].name);
 	if (slen == 0) {
-		say(detail, detail_len, "token has no signature");
+		pb_msg(detail, detail_len, "token has no signature");
 		r = step_fail(s, "segments", PB_MALFORMED, detail);
 		goto out;
 	}
@@ -845,7 +834,7 @@ pb_token_verify_traced(const char *token, size_t len,
 	}
 
 	if (pb_b64url_decode(d2 + 1, slen, &sig, &sig_len) != 0) {
-		say(detail, detail_len, "signature is not base64url");
+		pb_msg(detail, detail_len, "signature is not base64url");
 		r = step_fail(s, "signature", PB_MALFORMED, detail);
 		goto out;
 	}
@@ -861,7 +850,7 @@ pb_token_verify_traced(const char *token, size_t len,
 	/* From here on the payload is Buildkite's word. */
 	claims = segment_object(d1 + 1, plen);
 	if (claims == NULL) {
-		say(detail, detail_len, "payload is not a well-formed JSON "
+		pb_msg(detail, detail_len, "payload is not a well-formed JSON "
 		    "object");
 		r = step_fail(s, "claims", PB_MALFORMED, detail);
 		goto out;
@@ -881,7 +870,7 @@ pb_token_verify_traced(const char *token, size_t len,
 		claims = NULL;
 	}
 	if (r == PB_OK)
-		say(detail, detail_len, "token verified");
+		pb_msg(detail, detail_len, "token verified");
 
 out:
 	json_decref(claims);

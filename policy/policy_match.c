@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "policy_int.h"
+#include "msg.h"
 
 /* Claims a role template may name (SPEC.md section 2), besides
  * agent_tag:NAME. */
@@ -32,18 +33,6 @@ static const char *const known_claims[] = {
 };
 
 #define AGENT_TAG_PREFIX "agent_tag:"
-
-static void __attribute__((format(printf, 3, 4)))
-msgf(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg == NULL || msglen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-}
 
 void
 pb_quote(char *buf, size_t buflen, const char *s, size_t len, size_t max)
@@ -137,7 +126,7 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 
 		if (c == '\\') {
 			if (i + 1 < len && re[i + 1] >= '1' && re[i + 1] <= '9') {
-				msgf(msg, msglen, "regex %s: back-references "
+				pb_msg(msg, msglen, "regex %s: back-references "
 				    "are not supported", q);
 				return -1;
 			}
@@ -174,7 +163,7 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 			depth++;
 		} else if (c == ')') {
 			if (depth == 0) {
-				msgf(msg, msglen, "regex %s: unbalanced ')' "
+				pb_msg(msg, msglen, "regex %s: unbalanced ')' "
 				    "(write \\) for a literal parenthesis)", q);
 				return -1;
 			}
@@ -183,7 +172,7 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 		i++;
 	}
 	if (depth != 0) {
-		msgf(msg, msglen, "regex %s: unbalanced '('", q);
+		pb_msg(msg, msglen, "regex %s: unbalanced '('", q);
 		return -1;
 	}
 	return 0;
@@ -198,7 +187,7 @@ regex_compile(struct pb_item *it, char *msg, size_t msglen)
 	int rc;
 
 	if (it->len == 0) {
-		msgf(msg, msglen, "empty regex //");
+		pb_msg(msg, msglen, "empty regex //");
 		return -1;
 	}
 	/* compile it alone first: its error text then refers to what the
@@ -207,7 +196,7 @@ regex_compile(struct pb_item *it, char *msg, size_t msglen)
 	rc = regcomp(&probe, it->text, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, &probe, errbuf, sizeof(errbuf));
-		msgf(msg, msglen, "invalid regex %s: %s", q, errbuf);
+		pb_msg(msg, msglen, "invalid regex %s: %s", q, errbuf);
 		return -1;
 	}
 	regfree(&probe);
@@ -218,7 +207,7 @@ regex_compile(struct pb_item *it, char *msg, size_t msglen)
 	 * left off only so decide can double-check the match span */
 	wrapped = malloc(it->len + 5);
 	if (wrapped == NULL) {
-		msgf(msg, msglen, "out of memory");
+		pb_msg(msg, msglen, "out of memory");
 		return -1;
 	}
 	memcpy(wrapped, "^(", 2);
@@ -228,7 +217,7 @@ regex_compile(struct pb_item *it, char *msg, size_t msglen)
 	free(wrapped);
 	if (rc != 0) {
 		regerror(rc, &it->re, errbuf, sizeof(errbuf));
-		msgf(msg, msglen, "invalid regex %s: %s", q, errbuf);
+		pb_msg(msg, msglen, "invalid regex %s: %s", q, errbuf);
 		return -1;
 	}
 	it->re_ok = true;
@@ -243,11 +232,11 @@ pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
 
 	memset(&it, 0, sizeof(it));
 	if (len == 0) {
-		msgf(msg, msglen, "empty pattern item");
+		pb_msg(msg, msglen, "empty pattern item");
 		return -1;
 	}
 	if (memchr(item, '\0', len) != NULL) {
-		msgf(msg, msglen, "NUL byte in pattern");
+		pb_msg(msg, msglen, "NUL byte in pattern");
 		return -1;
 	}
 	if (item[0] == '!') {
@@ -255,7 +244,7 @@ pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
 		item++;
 		len--;
 		if (len == 0) {
-			msgf(msg, msglen, "a lone \"!\" excludes nothing");
+			pb_msg(msg, msglen, "a lone \"!\" excludes nothing");
 			return -1;
 		}
 	}
@@ -266,7 +255,7 @@ pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
 	}
 	it.text = strndup(item, len);
 	if (it.text == NULL) {
-		msgf(msg, msglen, "out of memory");
+		pb_msg(msg, msglen, "out of memory");
 		return -1;
 	}
 	it.len = len;
@@ -284,7 +273,7 @@ pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
 			if (it.re_ok)
 				regfree(&it.re);
 			free(it.text);
-			msgf(msg, msglen, "out of memory");
+			pb_msg(msg, msglen, "out of memory");
 			return -1;
 		}
 		p->items = n;
@@ -424,19 +413,19 @@ pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
 	*tmpl = false;
 	pb_quote(q, sizeof(q), s, len, 64);
 	if (len == 0) {
-		msgf(msg, msglen, "empty role name");
+		pb_msg(msg, msglen, "empty role name");
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c < 0x20 || c == 0x7f) {
-			msgf(msg, msglen, "role %s contains a control "
+			pb_msg(msg, msglen, "role %s contains a control "
 			    "character", q);
 			return -1;
 		}
 		if (c == '}') {
-			msgf(msg, msglen, "role %s has unbalanced braces", q);
+			pb_msg(msg, msglen, "role %s has unbalanced braces", q);
 			return -1;
 		}
 		if (c == '{') {
@@ -447,13 +436,13 @@ pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
 			while (j < len && s[j] != '}' && s[j] != '{')
 				j++;
 			if (j >= len || s[j] != '}') {
-				msgf(msg, msglen, "role %s has unbalanced "
+				pb_msg(msg, msglen, "role %s has unbalanced "
 				    "braces", q);
 				return -1;
 			}
 			pb_quote(cq, sizeof(cq), name, j - i - 1, 64);
 			if (!pb_claim_known(name, j - i - 1)) {
-				msgf(msg, msglen, "role %s names an unknown "
+				pb_msg(msg, msglen, "role %s names an unknown "
 				    "claim %s (expected one of: iss, sub, aud, "
 				    "jti, organization_slug, organization_id, "
 				    "pipeline_slug, pipeline_id, build_number, "
@@ -471,7 +460,7 @@ pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
 		literal++;
 	}
 	if (literal > PB_ROLE_MAX) {
-		msgf(msg, msglen, "role %s is longer than %d bytes", q,
+		pb_msg(msg, msglen, "role %s is longer than %d bytes", q,
 		    PB_ROLE_MAX);
 		return -1;
 	}
@@ -542,7 +531,7 @@ pb_cidr_parse(const char *s, struct pb_cidr *out, char *msg, size_t msglen)
 	slash = memchr(s, '/', len);
 	alen = slash ? (size_t)(slash - s) : len;
 	if (alen == 0 || alen >= INET6_ADDRSTRLEN) {
-		msgf(msg, msglen, "invalid CIDR %s", q);
+		pb_msg(msg, msglen, "invalid CIDR %s", q);
 		return -1;
 	}
 	memcpy(buf, s, alen);
@@ -554,7 +543,7 @@ pb_cidr_parse(const char *s, struct pb_cidr *out, char *msg, size_t msglen)
 		out->family = AF_INET6;
 		max = 128;
 	} else {
-		msgf(msg, msglen, "invalid CIDR %s: %s is not an IPv4 or "
+		pb_msg(msg, msglen, "invalid CIDR %s: %s is not an IPv4 or "
 		    "IPv6 address", q, buf);
 		return -1;
 	}
@@ -564,21 +553,21 @@ pb_cidr_parse(const char *s, struct pb_cidr *out, char *msg, size_t msglen)
 		size_t dlen = len - alen - 1;
 
 		if (dlen == 0 || dlen > 3 || (dlen > 1 && d[0] == '0')) {
-			msgf(msg, msglen, "invalid CIDR %s: bad prefix "
+			pb_msg(msg, msglen, "invalid CIDR %s: bad prefix "
 			    "length", q);
 			return -1;
 		}
 		prefix = 0;
 		for (i = 0; i < dlen; i++) {
 			if (d[i] < '0' || d[i] > '9') {
-				msgf(msg, msglen, "invalid CIDR %s: bad "
+				pb_msg(msg, msglen, "invalid CIDR %s: bad "
 				    "prefix length", q);
 				return -1;
 			}
 			prefix = prefix * 10 + (unsigned)(d[i] - '0');
 		}
 		if (prefix > max) {
-			msgf(msg, msglen, "invalid CIDR %s: prefix longer "
+			pb_msg(msg, msglen, "invalid CIDR %s: prefix longer "
 			    "than %zu bits", q, max);
 			return -1;
 		}
@@ -592,7 +581,7 @@ pb_cidr_parse(const char *s, struct pb_cidr *out, char *msg, size_t msglen)
 		    (unsigned char)(0xff00u >> bits);
 
 		if (out->addr[i] & (unsigned char)~mask) {
-			msgf(msg, msglen, "invalid CIDR %s: address bits set "
+			pb_msg(msg, msglen, "invalid CIDR %s: address bits set "
 			    "beyond the /%u prefix", q, prefix);
 			return -1;
 		}
@@ -671,17 +660,17 @@ conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
 		case CLAIM_OK:
 			break;
 		case CLAIM_ABSENT:
-			msgf(why, whylen, "%s is absent", c->claim);
+			pb_msg(why, whylen, "%s is absent", c->claim);
 			return false;
 		case CLAIM_NULL:
-			msgf(why, whylen, "%s is null", c->claim);
+			pb_msg(why, whylen, "%s is null", c->claim);
 			return false;
 		case CLAIM_TYPE:
-			msgf(why, whylen, "%s is not a string or an integer",
+			pb_msg(why, whylen, "%s is not a string or an integer",
 			    c->claim);
 			return false;
 		case CLAIM_NUL:
-			msgf(why, whylen, "%s contains a NUL byte", c->claim);
+			pb_msg(why, whylen, "%s contains a NUL byte", c->claim);
 			return false;
 		}
 		if (!pattern_match(&c->pat, v, len)) {
@@ -689,7 +678,7 @@ conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
 				pb_quote(qv, sizeof(qv), v, len, 64);
 				pb_quote(qp, sizeof(qp), c->pat.display,
 				    strlen(c->pat.display), 64);
-				msgf(why, whylen, "%s %s does not match %s",
+				pb_msg(why, whylen, "%s %s does not match %s",
 				    c->label, qv, qp);
 			}
 			return false;
@@ -699,7 +688,7 @@ conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
 		char qh[160];
 
 		if (rhost == NULL) {
-			msgf(why, whylen, "no rhost (a Unix-socket "
+			pb_msg(why, whylen, "no rhost (a Unix-socket "
 			    "connection) and the rule requires from %s",
 			    r->from_display);
 			return false;
@@ -708,7 +697,7 @@ conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
 			if (why != NULL) {
 				pb_quote(qh, sizeof(qh), rhost, strlen(rhost),
 				    64);
-				msgf(why, whylen, "rhost %s is not a numeric "
+				pb_msg(why, whylen, "rhost %s is not a numeric "
 				    "address", qh);
 			}
 			return false;
@@ -717,7 +706,7 @@ conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
 			if (cidr_match(&r->from[i], a))
 				break;
 		if (i == r->n_from) {
-			msgf(why, whylen, "rhost %s is not in %s", rhost,
+			pb_msg(why, whylen, "rhost %s is not in %s", rhost,
 			    r->from_display);
 			return false;
 		}
@@ -734,7 +723,7 @@ rule_covers(const struct pb_rule *r, const json_t *claims, const char *role,
 	size_t i, blen;
 
 	if (r->n_roles == 0) {
-		msgf(why, whylen, "all conditions hold; denies every role");
+		pb_msg(why, whylen, "all conditions hold; denies every role");
 		return true;
 	}
 	for (i = 0; role != NULL && i < r->n_roles; i++) {
@@ -746,7 +735,7 @@ rule_covers(const struct pb_rule *r, const json_t *claims, const char *role,
 				if (why != NULL) {
 					pb_quote(qr, sizeof(qr), role,
 					    rolelen, 64);
-					msgf(why, whylen, "all conditions "
+					pb_msg(why, whylen, "all conditions "
 					    "hold; lists role %s", qr);
 				}
 				return true;
@@ -759,7 +748,7 @@ rule_covers(const struct pb_rule *r, const json_t *claims, const char *role,
 				pb_quote(qr, sizeof(qr), role, rolelen, 64);
 				pb_quote(qt, sizeof(qt), ro->text, ro->len,
 				    64);
-				msgf(why, whylen, "all conditions hold; lists "
+				pb_msg(why, whylen, "all conditions hold; lists "
 				    "role %s (from %s)", qr, qt);
 			}
 			return true;
@@ -770,7 +759,7 @@ rule_covers(const struct pb_rule *r, const json_t *claims, const char *role,
 			pb_quote(qr, sizeof(qr), role, rolelen, 64);
 		else
 			snprintf(qr, sizeof(qr), "(none)");
-		msgf(why, whylen, "all conditions hold but the rule does not "
+		pb_msg(why, whylen, "all conditions hold but the rule does not "
 		    "list role %s", qr);
 	}
 	return false;

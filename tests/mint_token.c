@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "b64url.h"
 #include "tokmint.h"
 
 static const char usage_text[] =
@@ -288,54 +289,6 @@ default_kid(const struct tm_key *key)
 	return hex;
 }
 
-static int
-b64url_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* Decodes unpadded base64url; NULL on bad input. */
-static unsigned char *
-b64url_decode(const char *s, size_t *len)
-{
-	unsigned char *out;
-	size_t n = strlen(s), i, o = 0;
-	unsigned int acc = 0;
-	int bits = 0, v;
-
-	if (n % 4 == 1)
-		return NULL;
-	out = malloc(n / 4 * 3 + 3);
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		v = b64url_val((unsigned char)s[i]);
-		if (v < 0) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (unsigned int)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1U << bits) - 1;
-		}
-	}
-	*len = o;
-	return out;
-}
-
 /* Flips one bit in the middle of the token's signature bytes. */
 static char *
 corrupt_signature(char *token)
@@ -349,8 +302,8 @@ corrupt_signature(char *token)
 		err("--corrupt-signature: the signature is empty");
 		return NULL;
 	}
-	raw = b64url_decode(dot + 1, &rawlen);
-	if (raw == NULL || rawlen == 0) {
+	if (pb_b64url_decode(dot + 1, strlen(dot + 1), &raw, &rawlen) != 0 ||
+	    rawlen == 0) {
 		free(raw);
 		err("--corrupt-signature: cannot decode the signature");
 		return NULL;

@@ -150,48 +150,6 @@ iso_time(char *buf, size_t len, long long t)
 
 /* ------------------------------------------------------------- input */
 
-/* Reads all of fd, at most max bytes, into a new NUL-terminated buffer.
- * Works on pipes and terminals as well as files. Returns 0, or -1 with
- * errno set (EFBIG past max). */
-static int
-read_all(int fd, size_t max, char **buf, size_t *len)
-{
-	char *p;
-	size_t got = 0;
-	int saved;
-
-	*buf = NULL;
-	*len = 0;
-	/* One byte beyond max tells "exactly max" from "too long". */
-	if ((p = malloc(max + 2)) == NULL)
-		return -1;
-	for (;;) {
-		ssize_t n = read(fd, p + got, max + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > max) {
-			errno = EFBIG;
-			goto fail;
-		}
-	}
-	p[got] = '\0';
-	*buf = p;
-	*len = got;
-	return 0;
-fail:
-	saved = errno;
-	explicit_bzero(p, got);
-	free(p);
-	errno = saved;
-	return -1;
-}
-
 /* Reads path, or standard input when path is NULL. On failure prints
  * why and returns -1. */
 static int
@@ -213,7 +171,7 @@ read_input(const char *path, char **buf, size_t *len)
 		fputs(PROG ": reading the token from standard input "
 		    "(end with ^D)\n", stderr);
 	}
-	rc = read_all(fd, INPUT_MAX, buf, len);
+	rc = pb_read_fd(fd, INPUT_MAX, buf, len);
 	if (rc != 0)
 		fprintf(stderr, PROG ": cannot read %s: %s\n",
 		    path != NULL ? path : "standard input",
