@@ -8,7 +8,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 libpam0g-dev libjansson-dev libssl-dev libyaml-dev
 pamtester libpam-wrapper postgresql-15 postgresql-client-15
 binutils ca-certificates python3-jsonschema python3-yaml clang
-libcurl4-openssl-dev openssl"
+libcurl4-openssl-dev openssl debhelper"
 
 missing=""
 for p in $PACKAGES; do

@@ -21,7 +21,10 @@ fi
 [ -n "$PAM_WRAPPER_LIB" ] ||
 	PAM_WRAPPER_LIB=$(pkg-config --libs pam_wrapper 2>/dev/null | tr -d ' ')
 
-MODULE="$top_builddir/.libs/pam_buildkite.so"
+# PB_MODULE and PB_TOOL point the tests at other copies of the module
+# and the admin tool (tests/test_installed.sh: the installed package's).
+MODULE="${PB_MODULE:-$top_builddir/.libs/pam_buildkite.so}"
+TOOL="${PB_TOOL:-$top_builddir/pam-buildkite}"
 MINT="$top_builddir/tests/mint-token"
 SHIM="$top_builddir/tests/.libs/syslog_capture.so"
 

@@ -29,6 +29,49 @@ for variant in plain sanitizers; do
 	done
 done
 
+# result NAME STATUS : a test result of this script, counted like the rest.
+result() {
+	mkdir -p "$top/build-deb/tests"
+	if [ "$2" -eq 0 ]; then r=PASS; else r=FAIL; status=1; fi
+	printf ':test-result: %s\n' "$r" >"$top/build-deb/tests/$1.trs"
+	echo "$r: $1"
+}
+
+# The release tarball: built, installed and uninstalled under a private
+# prefix, and the whole suite run again from it (read-only sources).
+echo "=== make distcheck"
+rm -rf "$top/build-deb"
+( cd "$top/build-plain" && make -j"$(nproc)" distcheck >distcheck.log 2>&1 )
+rc=$?
+[ $rc -eq 0 ] || tail -40 "$top/build-plain/distcheck.log"
+result distcheck $rc
+
+# The Debian package, built from that tarball, installed on this machine,
+# and the end-to-end login test run against the installed files.
+echo "=== Debian package"
+mkdir -p "$top/build-deb"
+tarball=$(ls "$top"/build-plain/pam_buildkite-*.tar.gz 2>/dev/null | head -1)
+( [ -n "$tarball" ] && cd "$top/build-deb" && tar -xzf "$tarball" &&
+	cd pam_buildkite-*/ && DEB_BUILD_OPTIONS=nocheck \
+	dpkg-buildpackage -us -uc -b >"$top/build-deb/build.log" 2>&1 )
+rc=$?
+[ $rc -eq 0 ] || tail -40 "$top/build-deb/build.log"
+result package-build $rc
+( cd "$top/build-deb" && DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y --reinstall \
+	./libpam-buildkite_*.deb >install.log 2>&1 )
+rc=$?
+[ $rc -eq 0 ] || tail -40 "$top/build-deb/install.log"
+result package-install $rc
+echo "=== installed package"
+AM_TAP_AWK=awk top_srcdir="$top" top_builddir="$top/build-plain" \
+	sh build-aux/tap-driver.sh --test-name test_installed.sh \
+	--log-file "$top/build-deb/tests/test_installed.log" \
+	--trs-file "$top/build-deb/tests/test_installed.trs" -- \
+	sh tests/test_installed.sh || status=1
+grep -E '^(not ok|Bail out!)' "$top/build-deb/tests/test_installed.log" &&
+	status=1
+
 passed=$(cat build-*/tests/*.trs 2>/dev/null | grep -c '^:test-result: PASS')
 failed=$(cat build-*/tests/*.trs 2>/dev/null | grep -c -E '^:test-result: (FAIL|XPASS|ERROR)')
 skipped=$(cat build-*/tests/*.trs 2>/dev/null | grep -c '^:test-result: SKIP')

@@ -340,4 +340,245 @@ agree bad "empty claims" "$HDR$RULE    claims: {}
 agree bad "include as a list" "${HDR}include: [policy.d/a.yaml]
 "
 
+# ------------------------------------ pg_hba.conf, pam.d, pipeline.yml
+
+# need WHAT : a prerequisite of the tests below; missing, it fails the
+# file when the suite must run everything, and skips the tests otherwise.
+need() {
+	if [ "${PB_REQUIRE_ALL:-0}" = 1 ]; then
+		ok 1 "prerequisite: $1"
+	else
+		skip "$1 missing" "prerequisite: $1"
+	fi
+}
+
+# examples/pg_hba.conf, parsed by PostgreSQL itself: a throwaway server
+# (ssl = on, or it flags every hostssl line) reads it as its pg_hba.conf
+# and reports each line in pg_hba_file_rules.
+if [ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/initdb" ] &&
+	command -v psql >/dev/null && command -v openssl >/dev/null; then
+	mkdir -p "$TMP/hba"
+	[ "$(id -u)" = 0 ] && chown nobody "$TMP/hba"
+	HD="$TMP/hba/data"
+	as_server "$PG_BINDIR/initdb" -D "$HD" -U admin --auth=trust --no-sync \
+		>"$TMP/hba/initdb.log" 2>&1
+	ok $? "initdb for the pg_hba.conf check"
+	as_server openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+		-subj /CN=127.0.0.1 -keyout "$HD/server.key" \
+		-out "$HD/server.crt" >/dev/null 2>&1
+	hport=$((20000 + ($$ + 13) % 20000))
+	cat >>"$HD/postgresql.conf" <<CONF
+listen_addresses = ''
+port = $hport
+unix_socket_directories = '$TMP/hba'
+ssl = on
+fsync = off
+CONF
+	{ echo "local all admin trust"; cat "$EXAMPLES/pg_hba.conf"; } \
+		>"$HD/pg_hba.conf"
+	cleanup="$cleanup as_server '$PG_BINDIR/pg_ctl' -D '$HD' -m immediate stop >/dev/null 2>&1;"
+	as_server "$PG_BINDIR/pg_ctl" -D "$HD" -l "$TMP/hba/server.log" -w \
+		-t 30 start >/dev/null 2>&1
+	ok $? "a PostgreSQL server starts with examples/pg_hba.conf"
+	rules=$(psql -X -At -F '|' -h "$TMP/hba" -p "$hport" -U admin -d postgres -c \
+		"select type, array_to_string(database, ','),
+		        array_to_string(user_name, ','), coalesce(address, ''),
+		        coalesce(netmask, ''), auth_method,
+		        coalesce(array_to_string(options, ','), ''),
+		        coalesce(error, '')
+		   from pg_hba_file_rules where line_number > 1
+		  order by line_number" 2>&1)
+	ok $? "pg_hba_file_rules lists the example's lines"
+	echo "$rules" | sed 's/^/# /'
+	errs=$(echo "$rules" | awk -F'|' '$8 != ""')
+	[ -z "$errs" ]
+	ok $? "PostgreSQL's parser finds no error in examples/pg_hba.conf"
+	[ "$(echo "$rules" | grep -c '^hostssl|all|.*|pam|pamservice=postgresql-buildkite|$')" -ge 1 ]
+	ok $? "... its pam lines are hostssl with pamservice=postgresql-buildkite"
+	echo "$rules" | awk -F'|' '$6 == "pam" && $1 != "hostssl"' | grep -q .
+	ok "$([ $? -ne 0 ]; echo $?)" "... and no pam line accepts a connection without TLS"
+	echo "$rules" | awk -F'|' '$6 == "pam" && ($4 == "all" || $4 == "0.0.0.0" || $4 == "::")' | grep -q .
+	ok "$([ $? -ne 0 ]; echo $?)" "... nor from any address"
+	echo "$rules" | grep -q '^hostnossl|all|.*|reject||$'
+	ok $? "... and the same roles are rejected without TLS"
+	for svc in $(echo "$rules" | sed -n 's/.*pamservice=\([^|,]*\).*/\1/p' | sort -u); do
+		[ -f "$EXAMPLES/pam.d/$svc" ]
+		ok $? "pamservice=$svc names the example service file examples/pam.d/$svc"
+	done
+else
+	need "PostgreSQL server and client, openssl (for examples/pg_hba.conf)"
+fi
+
+# examples/pam.d/postgresql-buildkite, as installed but with the module's
+# path and the policy's substituted, run by pamtester under pam_wrapper.
+PAMEX="$EXAMPLES/pam.d/postgresql-buildkite"
+have_pam=0
+[ -f "$MODULE" ] && [ -x "$MINT" ] && [ -n "$PAMTESTER" ] &&
+	[ -x "$PAMTESTER" ] && [ -n "$PAM_WRAPPER_LIB" ] &&
+	[ -f "$PAM_WRAPPER_LIB" ] && have_pam=1
+if [ "$have_pam" = 1 ]; then
+	make_keys >/dev/null 2>&1
+	ok $? "fixture keys for the pam.d and pipeline checks"
+	POL="$TMP/small-team.yaml"
+	cp "$EXAMPLES/policy-small-team.yaml" "$POL"
+	printf 'jwks:\n  file: %s\n' "$TMP/jwks.json" >>"$POL"
+	mkdir -p "$TMP/pam.d"
+	grep -E -v '^[[:space:]]*(#|$)' "$PAMEX" >"$TMP/pamex.lines"
+	[ "$(cut -d' ' -f1 "$TMP/pamex.lines" | sort | tr '\n' ' ')" = "account auth " ]
+	ok $? "examples/pam.d/postgresql-buildkite has exactly an auth and an account line"
+	grep -q -E '^auth +required +pam_buildkite\.so +config=/etc/pam_buildkite/policy\.yaml$' "$PAMEX" &&
+		grep -q -E '^account +required +pam_buildkite\.so +config=/etc/pam_buildkite/policy\.yaml$' "$PAMEX"
+	ok $? "... both required, naming pam_buildkite.so and the default policy path"
+	sed -e "s|pam_buildkite\\.so|$MODULE|" \
+		-e "s|config=/etc/pam_buildkite/policy\\.yaml|config=$POL|" \
+		"$PAMEX" >"$TMP/pam.d/postgresql-buildkite"
+	printf 'auth required pam_deny.so\naccount required pam_deny.so\n' \
+		>"$TMP/pam.d/other"
+	pamex() { # pamex TOKEN ROLE : the example service through pamtester
+		: >"$TMP/syslog"
+		out=$(printf '%s\n' "$1" | env \
+			LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
+			PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
+			PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$TMP/syslog" \
+			"$PAMTESTER" -v postgresql-buildkite "$2" \
+			authenticate acct_mgmt 2>&1)
+		rc=$?
+	}
+	tok=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.example.com \
+		--set step_key='"test"' --set build_source='"webhook"')
+	pamex "$tok" ci_reader
+	ok $rc "the example service file admits a test step as ci_reader"
+	echo "$out" | grep -q 'account management done'
+	ok $? "... through its account line too"
+	grep -q 'result=allow reason=ok role=ci_reader service=postgresql-buildkite .*rule="tests read anything"' "$TMP/syslog"
+	ok $? "... audited with the example policy's rule"
+	pamex "$tok" api_migrator
+	ok "$([ $rc -ne 0 ]; echo $?)" "... and refuses the same token as api_migrator"
+	grep -q 'result=deny reason=no_rule role=api_migrator' "$TMP/syslog"
+	ok $? "... audited as reason=no_rule"
+else
+	need "module, mint-token, pamtester and pam_wrapper (for examples/pam.d)"
+fi
+
+# examples/pipeline.yml: Buildkite YAML whose steps request tokens the
+# example policy accepts, for roles it grants to those steps.
+PIPE="$EXAMPLES/pipeline.yml"
+cat >"$TMP/pipeline.py" <<'PY'
+import re, shlex, sys, yaml
+
+pipe, policy = sys.argv[1], sys.argv[2]
+doc = yaml.safe_load(open(pipe))
+pol = yaml.safe_load(open(policy))
+aud = pol["token"]["audience"]
+auds = aud if isinstance(aud, list) else [aud]
+fail = []
+def check(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what)
+    if not cond:
+        fail.append(what)
+
+check(isinstance(doc, dict) and isinstance(doc.get("steps"), list),
+      "a mapping with a list of steps")
+steps = [s for s in doc["steps"] if isinstance(s, dict)]
+check(all(isinstance(s, dict) or s == "wait" for s in doc["steps"]),
+      "every step is a mapping or wait")
+keys = [s.get("key") for s in steps]
+check(all(keys) and len(set(keys)) == len(keys), "every step has a unique key")
+check(all(s.get("label") and isinstance(s.get("command"), str) for s in steps),
+      "every step has a label and a command")
+mig = [s for s in steps if s.get("key") == "migrate"]
+check(len(mig) == 1 and (mig[0].get("if") == 'build.branch == "main"'
+                         or mig[0].get("branches") == "main"),
+      "a migrate step runs on main only")
+for s in steps:
+    cmd = s["command"]
+    k = s["key"]
+    # Buildkite interpolates $ at upload: runtime variables need $$.
+    check("$" not in cmd.replace("$$", ""), "%s: every $ is escaped as $$" % k)
+    run = cmd.replace("$$", "$")
+    reqs = re.findall(r"buildkite-agent oidc request-token([^)\n]*)", run)
+    check(len(reqs) == 1, "%s: requests one token" % k)
+    for r in reqs:
+        a = shlex.split(r)
+        def opt(name):
+            return a[a.index(name) + 1] if name in a and a.index(name) + 1 < len(a) else None
+        check(opt("--audience") in auds,
+              "%s: --audience %s is the policy's token.audience" % (k, opt("--audience")))
+        check(opt("--lifetime") is not None and 0 < int(opt("--lifetime")) <= 900,
+              "%s: --lifetime within the default max_lifetime" % k)
+        check(opt("--claim") == "organization_id", "%s: --claim organization_id" % k)
+    if "psql" in run:
+        check(re.search(r"PGPASSWORD=\"\$\(buildkite-agent oidc request-token", run) is not None,
+              "%s: the token is PGPASSWORD" % k)
+        check("ON_ERROR_STOP=1" in run, "%s: psql stops on the first error" % k)
+        check(re.search(r"PGUSER=\w+", run) is not None, "%s: names its role" % k)
+    if "pamtester" in run:
+        m = re.search(r"printf '%s\\n' \"\$TOKEN\" \| pamtester -v (\S+) (\S+) authenticate acct_mgmt", run)
+        check(m is not None, "%s: pamtester reads the token on stdin and runs both PAM lines" % k)
+        if m:
+            check(m.group(1) == "postgresql-buildkite",
+                  "%s: pamtester uses the example service postgresql-buildkite" % k)
+env = doc.get("env", {})
+check(env.get("PGSSLMODE") == "verify-full", "connections use sslmode=verify-full")
+sys.exit(1 if fail else 0)
+PY
+out=$("$PY" "$TMP/pipeline.py" "$PIPE" "$EXAMPLES/policy-small-team.yaml" 2>&1)
+ok $? "examples/pipeline.yml is Buildkite YAML requesting tokens the example policy accepts"
+echo "$out" | grep -v '^ok: ' | sed 's/^/# /'
+
+# Each step's command, run as a Buildkite agent would (after $$ -> $),
+# with a stand-in buildkite-agent that mints the token a job of pipeline
+# "api" on main would get, psql and make replaced by the admin tool's
+# decision for $PGUSER, and the real pamtester on the example service.
+if [ "$have_pam" = 1 ] && [ "$have_tool" = 1 ]; then
+	mkdir -p "$TMP/bin"
+	cat >"$TMP/bin/buildkite-agent" <<SH
+#!/bin/sh
+[ "\$1 \$2" = "oidc request-token" ] || { echo "unexpected: \$*" >&2; exit 2; }
+shift 2
+aud= life=300 claims=
+while [ \$# -gt 0 ]; do
+	case \$1 in
+	--audience) aud=\$2; shift 2 ;;
+	--lifetime) life=\$2; shift 2 ;;
+	--claim) claims="\$claims \$2"; shift 2 ;;
+	*) echo "unknown option \$1" >&2; exit 2 ;;
+	esac
+done
+set --
+for c in \$claims; do
+	[ "\$c" = organization_id ] && set -- "\$@" --set 'organization_id="0184a6f1-0000-4000-8000-000000000001"'
+done
+exec "$MINT" sign --key "$TMP/rsa.pem" --kid rsa-1 --aud "\$aud" \
+	--lifetime "\$life" --set pipeline_slug='"api"' --set build_branch='"main"' \
+	--set build_source='"webhook"' --set step_key="\"\$BUILDKITE_STEP_KEY\"" "\$@"
+SH
+	cat >"$TMP/bin/psql" <<SH
+#!/bin/sh
+printf '%s' "\$PGPASSWORD" | "$TOOL" explain -c "$POL" --role "\$PGUSER" >"$TMP/explain.out" 2>&1
+SH
+	printf '#!/bin/sh\nexit 0\n' >"$TMP/bin/make"
+	chmod 755 "$TMP/bin/buildkite-agent" "$TMP/bin/psql" "$TMP/bin/make"
+	"$PY" -c '
+import sys, yaml
+for s in yaml.safe_load(open(sys.argv[1]))["steps"]:
+    if isinstance(s, dict):
+        open(sys.argv[2] + "/step." + s["key"], "w").write(s["command"].replace("$$", "$"))
+' "$PIPE" "$TMP"
+	for f in "$TMP"/step.*; do
+		k=${f##*/step.}
+		: >"$TMP/syslog"
+		out=$(BUILDKITE_STEP_KEY=$k PATH="$TMP/bin:$PATH" env \
+			LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
+			PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
+			PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$TMP/syslog" \
+			sh -e "$f" 2>&1)
+		rc=$?
+		ok $rc "pipeline.yml step $k runs and its login is allowed by the example policy"
+		[ $rc -ne 0 ] && { echo "$out"; cat "$TMP/explain.out" 2>/dev/null; } | sed 's/^/# /'
+	done
+else
+	need "module, pamtester, pam_wrapper and pam-buildkite (for examples/pipeline.yml)"
+fi
+
 done_testing
