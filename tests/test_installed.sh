@@ -115,8 +115,12 @@ ok $? "the example service file names the module by its bare name"
 
 # ------------------------------------------------- PostgreSQL with TLS
 
-mkdir -p "$TMP/pg"
+mkdir -p "$TMP/pg" "$TMP/lib"
 chown postgres "$TMP/pg"
+# The build tree may sit where postgres cannot read (a clone under /root):
+# the server preloads its own copy of the syslog capture.
+cp "$SHIM" "$TMP/lib/"
+SHIM="$TMP/lib/$(basename "$SHIM")"
 chmod -R a+rX "$TMP"
 DATA="$TMP/pg/data"
 PB_SYSLOG="$TMP/pg/syslog"
