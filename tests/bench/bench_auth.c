@@ -28,6 +28,8 @@
 #include <openssl/pem.h>
 #include <security/pam_appl.h>
 
+#include "b64url.h"
+
 static const char *token_text;
 
 static void
@@ -115,58 +117,9 @@ static int
 login(const char *confdir, const char *service, const char *user,
     const char *rhost)
 {
-	struct pam_conv c = { conv, NULL };
-	pam_handle_t *pamh = NULL;
-	int rc;
+	double us;
 
-	rc = pam_start_confdir(service, user, &c, confdir, &pamh);
-	if (rc != PAM_SUCCESS)
-		return -1;
-	if (rhost != NULL)
-		rc = pam_set_item(pamh, PAM_RHOST, rhost);
-	if (rc == PAM_SUCCESS)
-		rc = pam_authenticate(pamh, 0);
-	if (rc == PAM_SUCCESS)
-		rc = pam_acct_mgmt(pamh, 0);
-	pam_end(pamh, rc);
-	return rc == PAM_SUCCESS ? 0 : -1;
-}
-
-static int
-b64val(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '-')
-		return 62;
-	if (ch == '_')
-		return 63;
-	return -1;
-}
-
-/* Unpadded base64url into out (at least len bytes); returns the length. */
-static size_t
-b64url_decode(const char *s, size_t len, unsigned char *out)
-{
-	unsigned int acc = 0;
-	size_t i, n = 0;
-	int bits = 0, v;
-
-	for (i = 0; i < len; i++) {
-		if ((v = b64val((unsigned char)s[i])) < 0)
-			die("bad base64url in the token");
-		acc = (acc << 6) | (unsigned int)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return n;
+	return module_login(confdir, service, user, rhost, &us);
 }
 
 /* Median microseconds of one RS256 verification of the token's own
@@ -175,7 +128,7 @@ static double
 bare_verify(const char *keyfile, long iters)
 {
 	const char *dot2 = strrchr(token_text, '.');
-	unsigned char sig[1024];
+	unsigned char *sig;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_PKEY *pkey;
 	double *t, m;
@@ -183,9 +136,9 @@ bare_verify(const char *keyfile, long iters)
 	FILE *f;
 	long i;
 
-	if (dot2 == NULL || strlen(dot2 + 1) > sizeof(sig))
+	if (dot2 == NULL || pb_b64url_decode(dot2 + 1, strlen(dot2 + 1), &sig,
+	    &siglen) != 0)
 		die("token is not a compact JWS");
-	siglen = b64url_decode(dot2 + 1, strlen(dot2 + 1), sig);
 	if ((f = fopen(keyfile, "r")) == NULL)
 		die("cannot open the key");
 	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -210,6 +163,7 @@ bare_verify(const char *keyfile, long iters)
 	}
 	m = median(t, (size_t)iters);
 	free(t);
+	free(sig);
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(pkey);
 	return m;
