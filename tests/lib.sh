@@ -54,6 +54,16 @@ skip_all() {
 	exit 0
 }
 
+# The tools every real-server test needs: skips (or, in CI, fails) the
+# file when one is missing.
+require_postgres() {
+	[ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/initdb" ] ||
+		skip_all "PostgreSQL server (postgresql-15) not installed"
+	command -v psql >/dev/null || skip_all "psql not installed"
+	[ -n "$PAM_WRAPPER_LIB" ] && [ -f "$PAM_WRAPPER_LIB" ] ||
+		skip_all "libpam-wrapper not installed"
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

@@ -34,12 +34,8 @@ CACHE=/var/cache/pam_buildkite
 dpkg-query -W -f '${Status}' libpam-buildkite 2>/dev/null | grep -q 'ok installed' ||
 	skip_all "libpam-buildkite is not installed"
 [ -x "$MINT" ] && [ -f "$SHIM" ] || skip_all "test helpers not built in $top_builddir"
-[ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/initdb" ] ||
-	skip_all "PostgreSQL server (postgresql-15) not installed"
-command -v psql >/dev/null || skip_all "psql not installed"
+require_postgres
 [ -n "$PAMTESTER" ] && [ -x "$PAMTESTER" ] || skip_all "pamtester not installed"
-[ -n "$PAM_WRAPPER_LIB" ] && [ -f "$PAM_WRAPPER_LIB" ] ||
-	skip_all "libpam-wrapper not installed"
 getent passwd postgres >/dev/null || skip_all "no postgres user"
 
 # ------------------------------------------------------ the files

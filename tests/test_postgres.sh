@@ -7,14 +7,9 @@
 # PGPASSWORD=token, and checks the audit line of each attempt.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-
 [ -f "$MODULE" ] || skip_all "module not built"
 [ -x "$MINT" ] || skip_all "mint-token not built"
-[ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/initdb" ] ||
-	skip_all "PostgreSQL server (postgresql-15) not installed"
-command -v psql >/dev/null || skip_all "psql not installed"
-[ -n "$PAM_WRAPPER_LIB" ] && [ -f "$PAM_WRAPPER_LIB" ] ||
-	skip_all "libpam-wrapper not installed"
+require_postgres
 
 make_keys || { echo "Bail out! cannot make keys"; exit 1; }
 write_policy "$TMP/policy.yaml"

@@ -7,13 +7,9 @@
 
 [ -f "$MODULE" ] || skip_all "module not built"
 [ -x "$MINT" ] || skip_all "mint-token not built"
-[ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/initdb" ] ||
-	skip_all "PostgreSQL server (postgresql-15) not installed"
-command -v psql >/dev/null || skip_all "psql not installed"
+require_postgres
 command -v openssl >/dev/null || skip_all "openssl not installed"
 [ -x /usr/bin/python3 ] || skip_all "python3 not installed"
-[ -n "$PAM_WRAPPER_LIB" ] && [ -f "$PAM_WRAPPER_LIB" ] ||
-	skip_all "libpam-wrapper not installed"
 
 make_keys || { echo "Bail out! cannot make keys"; exit 1; }
 mkdir -p "$TMP/issuer" "$TMP/cache"
