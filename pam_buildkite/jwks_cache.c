@@ -99,19 +99,44 @@ errstr(int e, char *buf, size_t len)
 int
 pb_read_fd(int fd, size_t max, char **buf, size_t *len)
 {
-	size_t got = 0;
+	struct stat st;
+	size_t got = 0, cap;
 	char *p;
 	int saved;
 
 	*buf = NULL;
 	*len = 0;
-	/* One byte more than allowed, so a file that grows while we read
-	 * is caught rather than silently cut. */
-	if ((p = malloc(max + 1)) == NULL)
+	/* Start from the file's size, so a 2 KiB JWKS does not cost a
+	 * max-sized buffer in every backend; one byte more than that, so
+	 * a file that grows while we read is caught rather than cut. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+	    (unsigned long long)st.st_size < max)
+		cap = (size_t)st.st_size + 1;
+	else
+		cap = max < 65536 ? max + 1 : 65536;
+	if ((p = malloc(cap + 1)) == NULL)
 		return -1;
 	for (;;) {
-		ssize_t n = read(fd, p + got, max + 1 - got);
+		ssize_t n;
 
+		if (got == cap) {
+			/* grew, or not a regular file: double, up to max + 1 */
+			size_t ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
+			char *np;
+
+			if (cap > max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			if ((np = malloc(ncap + 1)) == NULL)
+				goto fail;
+			memcpy(np, p, got);
+			explicit_bzero(p, got);
+			free(p);
+			p = np;
+			cap = ncap;
+		}
+		n = read(fd, p + got, cap - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

@@ -8,13 +8,15 @@
 # Knobs (environment): BENCH_ROUNDS (pgbench rounds per method and client
 # count, default 5), BENCH_SECONDS (per pgbench run, default 2),
 # BENCH_ITERS (in-process logins for the 20-rule policy, default 2000),
-# BENCH_LEAK_ITERS (default 10000).
+# BENCH_LEAK_ITERS (default 10000), BENCH_SSL (the server's ssl setting,
+# default on).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 
 ROUNDS=${BENCH_ROUNDS:-5}
 SECS=${BENCH_SECONDS:-2}
 ITERS=${BENCH_ITERS:-2000}
 LEAK_ITERS=${BENCH_LEAK_ITERS:-10000}
+SSL=${BENCH_SSL:-on}
 BENCH="$top_builddir/tests/bench/bench_auth"
 TOOL="$top_builddir/pam-buildkite"
 PGBENCH="$PG_BINDIR/pgbench"
@@ -113,13 +115,29 @@ HBA
 # Per-connection log lines would be the same cost for every method; off,
 # the figures show the methods' own differences better.
 echo "log_connections = off" >>"$DATA/postgresql.conf"
+# A server that takes tokens runs with ssl = on (the password travels in
+# the clear otherwise), so its postmaster has OpenSSL initialized and a
+# key loaded before it forks a backend. pgbench connects with sslmode
+# disable, so no method pays a TLS handshake. BENCH_SSL=off measures a
+# server without TLS, where each backend initializes OpenSSL itself.
+if [ "$SSL" = on ]; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-keyout "$DATA/server.key" -out "$DATA/server.crt" \
+		>/dev/null 2>&1 || { echo "bench: no server certificate" >&2; exit 1; }
+	[ "$(id -u)" = 0 ] && chown nobody "$DATA/server.key" "$DATA/server.crt"
+	chmod 600 "$DATA/server.key"
+	echo "ssl = on" >>"$DATA/postgresql.conf"
+fi
 as_server "$PG_BINDIR/pg_ctl" -D "$DATA" reload >/dev/null
+sleep 1
 psql -X -q -h "$TMP/pg" -p "$PORT" -U admin -d postgres -c \
 	"create role bench_trust login; create role bench_permit login;
 	 set password_encryption = 'scram-sha-256';
 	 create role bench_scram login password 'bench-scram-password';
 	 create role bench_bk login;" >/dev/null ||
 	{ echo "bench: cannot create roles" >&2; exit 1; }
+[ "$(psql -X -At -h "$TMP/pg" -p "$PORT" -U admin -d postgres -c 'show ssl')" = "$SSL" ] ||
+	{ echo "bench: the server's ssl is not $SSL" >&2; cat "$TMP/pg/server.log" >&2; exit 1; }
 echo 'SELECT 1;' >"$TMP/select1.sql"
 
 pass_for() {
@@ -131,7 +149,7 @@ pass_for() {
 }
 # pgbench_once METHOD CLIENTS : average connection time in ms.
 pgbench_once() {
-	PGPASSWORD=$(pass_for "$1") "$PGBENCH" -n -C -c "$2" -j "$2" \
+	PGSSLMODE=disable PGPASSWORD=$(pass_for "$1") "$PGBENCH" -n -C -c "$2" -j "$2" \
 		-T "$SECS" -f "$TMP/select1.sql" -h 127.0.0.1 -p "$PORT" \
 		-U "bench_$1" postgres 2>"$TMP/pgbench.err" |
 		sed -n 's/^average connection time = \([0-9.]*\) ms$/\1/p'
@@ -142,7 +160,7 @@ med() { sort -n | awk '{ v[NR] = $1 } END {
 
 methods="trust permit scram bk"
 echo
-echo "## 1. connection time (pgbench -C, SELECT 1, median of $ROUNDS rounds of ${SECS}s, methods alternating)"
+echo "## 1. connection time (pgbench -C, SELECT 1, median of $ROUNDS rounds of ${SECS}s, methods alternating; server ssl = $SSL, clients sslmode=disable)"
 for c in 1 16; do
 	: >"$TMP/conn$c"
 	r=0
