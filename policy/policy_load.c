@@ -1557,6 +1557,35 @@ load_file(struct loader *l)
 	return rc;
 }
 
+/* glob's error callback has no context pointer, so rather than keep the
+ * failing path in a global, name the pattern's directory and why it
+ * cannot be read. */
+static int
+include_dir_fail(struct loader *l, const struct node *inc,
+    const char *pattern, const char *quoted)
+{
+	const char *slash = strrchr(pattern, '/');
+	char dir[PATH_MAX], d[160];
+	struct stat st;
+
+	if (slash == NULL || (size_t)(slash - pattern) >= sizeof(dir) ||
+	    memchr(pattern, '*', (size_t)(slash - pattern)) != NULL ||
+	    memchr(pattern, '?', (size_t)(slash - pattern)) != NULL ||
+	    memchr(pattern, '[', (size_t)(slash - pattern)) != NULL)
+		return fail(l, inc, "include %s: cannot read a directory",
+		    quoted);
+	memcpy(dir, pattern, (size_t)(slash - pattern));
+	dir[slash - pattern] = '\0';
+	if (dir[0] == '\0')
+		strcpy(dir, "/");
+	pb_quote(d, sizeof(d), dir, strlen(dir), 128);
+	if (stat(dir, &st) != 0)
+		return fail(l, inc, "include %s: directory %s: %s", quoted, d,
+		    strerror(errno));
+	return fail(l, inc, "include %s: cannot read a directory on the "
+	    "way to %s", quoted, d);
+}
+
 static int
 load_includes(struct loader *l, const struct node *inc, const char *pattern)
 {
@@ -1578,8 +1607,7 @@ load_includes(struct loader *l, const struct node *inc, const char *pattern)
 		globfree(&g);
 		if (rc == GLOB_NOSPACE)
 			return oom(l, inc);
-		return fail(l, inc, "include %s: cannot read a directory",
-		    b);
+		return include_dir_fail(l, inc, pattern, b);
 	}
 	if (g.gl_pathc > MAX_INCLUDES) {
 		globfree(&g);
