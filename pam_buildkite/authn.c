@@ -1,5 +1,6 @@
 /*
- * authn.c - one authentication decision: keys, token, policy.
+ * authn.c - one authentication decision: keys, token, policy, and the
+ * jti replay store of token.single_use.
  */
 #include "config.h"
 
@@ -10,6 +11,7 @@
 #include "authn.h"
 #include "jwks_cache.h"
 #include "msg.h"
+#include "replay.h"
 
 enum pb_reason
 pb_authn_decide(const struct pb_policy *pol, const json_t *claims,
@@ -81,9 +83,29 @@ retry_new_keys(const char *token, size_t len, const struct pb_config *cfg,
 	    out->detail, sizeof(out->detail), step, step_ctx);
 }
 
-enum pb_reason
-pb_authn_run_traced(const struct pb_policy *pol, const char *token,
-    size_t len, const char *role, const char *rhost, long long now,
+/* token.single_use, the last step: only a login that passed everything
+ * else may use up its jti, so a refused attempt (a wrong role, say) does
+ * not burn the token. With record false (explain) the store is only
+ * looked at. */
+static enum pb_reason
+single_use(const struct pb_config *cfg, long long now, bool record,
+    pb_step_fn step, void *step_ctx, struct pb_authn *out)
+{
+	enum pb_reason r;
+
+	r = pb_replay_check(cfg, out->info.claims, now, record, out->detail,
+	    sizeof(out->detail));
+	if (step != NULL)
+		step(step_ctx, "single_use", r == PB_OK, out->detail);
+	/* An allowed login carries no detail. */
+	if (r == PB_OK)
+		out->detail[0] = '\0';
+	return r;
+}
+
+static enum pb_reason
+run(const struct pb_policy *pol, const char *token, size_t len,
+    const char *role, const char *rhost, long long now, bool record,
     pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,
     struct pb_authn *out)
 {
@@ -92,15 +114,6 @@ pb_authn_run_traced(const struct pb_policy *pol, const char *token,
 	enum pb_reason reason;
 
 	memset(out, 0, sizeof(*out));
-	/* The replay store does not exist yet: a policy that asks for one
-	 * must not get logins without it. */
-	if (cfg->token.single_use) {
-		snprintf(out->detail, sizeof(out->detail), "token.single_use "
-		    "is not supported by this version; remove it or upgrade");
-		if (step != NULL)
-			step(step_ctx, "single_use", false, out->detail);
-		return PB_CONFIG;
-	}
 	reason = pb_keys_get(cfg, &jwks, out->detail, sizeof(out->detail));
 	if (step != NULL) {
 		char what[sizeof(out->detail) + 64];
@@ -135,8 +148,31 @@ pb_authn_run_traced(const struct pb_policy *pol, const char *token,
 	if (reason != PB_OK)
 		return reason;
 
-	return pb_authn_decide(pol, out->info.claims, role, rhost, trace,
+	reason = pb_authn_decide(pol, out->info.claims, role, rhost, trace,
 	    trace_ctx, &out->rule, out->detail, sizeof(out->detail));
+	if (reason != PB_OK || !cfg->token.single_use)
+		return reason;
+	return single_use(cfg, now, record, step, step_ctx, out);
+}
+
+enum pb_reason
+pb_authn_run_traced(const struct pb_policy *pol, const char *token,
+    size_t len, const char *role, const char *rhost, long long now,
+    pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,
+    struct pb_authn *out)
+{
+	return run(pol, token, len, role, rhost, now, true, step, step_ctx,
+	    trace, trace_ctx, out);
+}
+
+enum pb_reason
+pb_authn_explain(const struct pb_policy *pol, const char *token,
+    size_t len, const char *role, const char *rhost, long long now,
+    pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,
+    struct pb_authn *out)
+{
+	return run(pol, token, len, role, rhost, now, false, step, step_ctx,
+	    trace, trace_ctx, out);
 }
 
 enum pb_reason
@@ -144,8 +180,8 @@ pb_authn_run(const struct pb_policy *pol, const char *token, size_t len,
     const char *role, const char *rhost, long long now, pb_trace_fn trace,
     void *trace_ctx, struct pb_authn *out)
 {
-	return pb_authn_run_traced(pol, token, len, role, rhost, now, NULL,
-	    NULL, trace, trace_ctx, out);
+	return run(pol, token, len, role, rhost, now, true, NULL, NULL, trace,
+	    trace_ctx, out);
 }
 
 void

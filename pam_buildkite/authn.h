@@ -26,7 +26,9 @@ struct pb_authn {
 
 /* Verifies token (len bytes) with the keys the policy names, at time now,
  * and asks the policy whether the job may become role from rhost (NULL
- * for Unix sockets). trace, when not NULL, receives each rule's verdict.
+ * for Unix sockets). With token.single_use, an allowed token's jti is
+ * then recorded in the replay store (PB_REPLAY if it was used before).
+ * trace, when not NULL, receives each rule's verdict.
  * Fills out (clear it with pb_authn_clear) and returns PB_OK only for a
  * genuine token the policy allows. */
 enum pb_reason pb_authn_run(const struct pb_policy *pol, const char *token,
@@ -37,6 +39,14 @@ enum pb_reason pb_authn_run(const struct pb_policy *pol, const char *token,
  * came from, then every check of pb_token_verify_traced) to step when it
  * is not NULL. pb_authn_run is this with step NULL. */
 enum pb_reason pb_authn_run_traced(const struct pb_policy *pol,
+    const char *token, size_t len, const char *role, const char *rhost,
+    long long now, pb_step_fn step, void *step_ctx, pb_trace_fn trace,
+    void *trace_ctx, struct pb_authn *out);
+
+/* What the admin tool's explain runs: pb_authn_run_traced, except that
+ * token.single_use only looks the jti up and records nothing, so
+ * explaining a token does not use it up. */
+enum pb_reason pb_authn_explain(const struct pb_policy *pol,
     const char *token, size_t len, const char *role, const char *rhost,
     long long now, pb_step_fn step, void *step_ctx, pb_trace_fn trace,
     void *trace_ctx, struct pb_authn *out);

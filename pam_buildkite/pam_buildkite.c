@@ -32,8 +32,11 @@
  * because the pam_set_data namespace is shared by the whole stack. */
 #define RESULT_KEY "pam_buildkite.result"
 
-/* PostgreSQL accepts passwords up to 64 KiB; anything past the token cap
- * is refused by the verifier, this bound only stops the length scan. */
+/* PostgreSQL accepts passwords up to 64 KiB. The verifier refuses a
+ * token over PB_TOKEN_MAX_BYTES after trimming whitespace; a password
+ * longer than this (room for some whitespace) is refused before it, so
+ * the verifier never sees a password cut short: a valid token, enough
+ * spaces and then anything must not pass as that token. */
 #define AUTHTOK_SCAN_MAX (PB_TOKEN_MAX_BYTES + 1024)
 
 struct options {
@@ -156,6 +159,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct options opt;
 	struct pb_error err;
 	const char *user = NULL, *tok;
+	size_t len;
 	char detail[sizeof(res.detail) + sizeof(res.keys_note) + 16] = "";
 
 	(void)flags;
@@ -185,8 +189,14 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		ev.reason = PB_MALFORMED;
 		goto done;
 	}
-	ev.reason = pb_authn_run(pol, tok, strnlen(tok, AUTHTOK_SCAN_MAX),
-	    user, rhost, (long long)time(NULL), NULL, NULL, &res);
+	if ((len = strnlen(tok, AUTHTOK_SCAN_MAX + 1)) > AUTHTOK_SCAN_MAX) {
+		snprintf(detail, sizeof(detail), "password longer than %d "
+		    "bytes", AUTHTOK_SCAN_MAX);
+		ev.reason = PB_MALFORMED;
+		goto done;
+	}
+	ev.reason = pb_authn_run(pol, tok, len, user, rhost,
+	    (long long)time(NULL), NULL, NULL, &res);
 	ev.kid = res.info.kid;
 	ev.claims = res.info.claims;
 	ev.rule = res.rule;

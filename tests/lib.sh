@@ -186,6 +186,7 @@ unix_socket_directories = '$TMP/pg'
 fsync = off
 log_connections = on
 authentication_timeout = 10s
+${PG_EXTRA_CONF:-}
 CONF
 	cat >"$DATA/pg_hba.conf" <<HBA
 local all admin trust

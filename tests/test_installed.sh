@@ -66,6 +66,9 @@ for e in pg_hba.conf pam.d/postgresql-buildkite pipeline.yml \
 done
 [ "$(stat -c '%U:%G %a' "$CACHE")" = "postgres:postgres 755" ]
 ok $? "the cache directory $CACHE is postgres:postgres 755 ($(stat -c '%U:%G %a' "$CACHE"))"
+REPLAY=/var/lib/pam_buildkite/replay
+[ "$(stat -c '%U:%G %a' "$REPLAY")" = "postgres:postgres 700" ]
+ok $? "the replay store $REPLAY is postgres:postgres 700 ($(stat -c '%U:%G %a' "$REPLAY" 2>&1))"
 
 # ------------------------------------------- the policy and its keys
 

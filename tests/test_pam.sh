@@ -146,7 +146,7 @@ sed 's|^token:|token:\n  single_use: true\n  replay_dir: /nonexistent|' \
 	"$TMP/policy.yaml" >"$TMP/single.yaml"
 svc single "config=$TMP/single.yaml"
 SERVICE=single; pt "$good" api_migrator; SERVICE=buildkite
-ok "$([ $rc -ne 0 ]; echo $?)" "token.single_use, not yet supported, denies rather than skip replay checks"
+ok "$([ $rc -ne 0 ]; echo $?)" "token.single_use with a missing replay_dir denies rather than skip replay checks"
 audit_has "$LOG" 'reason=config .*single_use'
 ok $? "... audited as reason=config naming single_use"
 
@@ -160,5 +160,63 @@ pt "$good" api_migrator
 ok "$([ $rc -ne 0 ]; echo $?)" "a policy with an unknown key denies everyone"
 audit_has "$LOG" "reason=config .*policy\\.yaml:[0-9]+:[0-9]+: "
 ok $? "... and the audit line gives file:line:column"
+
+# --- token.single_use (replay store)
+# A token logs in once per host: the second login with it is refused as
+# replay. An attempt the policy refuses does not use the token up, explain
+# only looks, and an unusable replay_dir refuses logins (fail closed).
+mkdir "$TMP/replay"
+chmod 700 "$TMP/replay"
+write_policy "$TMP/replay.yaml"
+sed -i "s|^token:|token:\n  single_use: true\n  replay_dir: $TMP/replay|" \
+	"$TMP/replay.yaml"
+svc replay "config=$TMP/replay.yaml"
+SERVICE=replay
+# tokens minted within one second share mint-token's default jti
+once=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set "jti=\"pam-once-$$\"")
+pt "$once" postgres
+audit_has "$LOG" 'result=deny reason=no_rule role=postgres '
+ok $? "single_use: a token the policy refuses is audited as no_rule ..."
+printf '%s\n' "$once" >"$TMP/once.jwt"
+"$TOOL" explain -c "$TMP/replay.yaml" --role api_migrator \
+	--token-file "$TMP/once.jwt" >"$TMP/explain.out" 2>&1
+erc=$?
+grep -q '^  \[pass\] single_use: jti not used on this host yet; a login would record it' "$TMP/explain.out"
+ok $(( erc + $? )) "... explain says a login would record its jti (exit 0)"
+pt "$once" api_migrator
+ok $rc "... and the token still logs in once"
+audit_has "$LOG" "result=allow reason=ok role=api_migrator .* jti=pam-once-$$ "
+ok $? "... audited as allowed with its jti"
+[ "$(find "$TMP/replay" -type f | wc -l)" -eq 1 ]
+ok $? "... which is now the one entry of the replay store"
+pt "$once" api_migrator
+ok "$([ $rc -ne 0 ]; echo $?)" "the same token a second time is refused"
+echo "$out" | grep -q "Authentication failure"
+ok $? "... with PAM_AUTH_ERR"
+audit_has "$LOG" "^authpriv\\.warning <84> pam_buildkite\\(replay:auth\\): result=deny reason=replay role=api_migrator .*jti=pam-once-$$ .*detail=\"jti already used on this host at [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"
+ok $? "... audited as reason=replay, saying when it was used"
+[ "$(grep -c 'pam_buildkite(' "$LOG")" -eq 1 ]
+ok $? "... in exactly one audit line"
+"$TOOL" explain -c "$TMP/replay.yaml" --role api_migrator \
+	--token-file "$TMP/once.jwt" >"$TMP/explain.out" 2>&1
+erc=$?
+[ $erc -eq 1 ] && grep -q '^  \[FAIL\] single_use: jti already used on this host at ' "$TMP/explain.out" &&
+	grep -q '^decision: deny (reason: replay' "$TMP/explain.out"
+ok $? "explain then says the jti is used: deny, reason replay (exit $erc)"
+nojti=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --unset jti)
+pt "$nojti" api_migrator
+audit_has "$LOG" 'result=deny reason=replay role=api_migrator .*detail="token has no jti'
+ok $? "a token without jti is refused as replay"
+chmod 770 "$TMP/replay"
+fresh=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set "jti=\"pam-fresh-$$\"")
+pt "$fresh" api_migrator
+echo "$out" | grep -q "Error in service module"
+ok $? "a group-writable replay_dir refuses logins with PAM_SERVICE_ERR"
+audit_has "$LOG" "result=deny reason=config role=api_migrator .*detail=\"token\\.single_use: replay directory $TMP/replay is group- or world-writable"
+ok $? "... audited as reason=config naming the directory"
+chmod 700 "$TMP/replay"
+pt "$fresh" api_migrator
+ok $rc "... and once fixed, that token logs in"
+SERVICE=buildkite
 
 done_testing

@@ -497,4 +497,50 @@ else
 	diag "pamtester or pam_wrapper missing: explain not compared with the module"
 fi
 
+# --- token.single_use (replay store)
+# explain only looks in the replay store: it says whether a login would
+# record the jti or refuse it as used, and never records anything.
+R="$TMP/replay"
+mkdir "$R"
+chmod 700 "$R"
+write_policy "$TMP/single.yaml"
+sed -i "s|^token:|token:\n  single_use: true\n  replay_dir: $R|" "$TMP/single.yaml"
+su_tok=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set "jti=\"tool-once-$$\"")
+printf '%s\n' "$su_tok" >"$TMP/su.jwt"
+run explain -c "$TMP/single.yaml" --role api_migrator --json --token-file "$TMP/su.jwt"
+[ $rc -eq 0 ] && [ "$(js "$out" 'j["decision"], j["steps"][-1]["step"], j["steps"][-1]["passed"], "a login would record it as" in j["steps"][-1]["what"]')" = "allow single_use True True" ]
+ok $? "single_use: explain --json of a fresh token: allow, last step single_use would record the jti"
+run explain -c "$TMP/single.yaml" --role api_migrator --token-file "$TMP/su.jwt"
+[ $rc -eq 0 ] && [ -z "$(find "$R" -type f)" ]
+ok $? "... explaining it twice still allows it, and the store stays empty"
+# The entry a login makes: <replay_dir>/<hh>/<hex SHA-256(iss NUL jti)>.
+h=$(printf 'https://agent.buildkite.com\000tool-once-%s' $$ | sha256sum | cut -c1-64)
+hh=$(printf '%s' "$h" | cut -c1-2)
+mkdir -m 700 "$R/$hh"
+: >"$R/$hh/$h"
+run explain -c "$TMP/single.yaml" --role api_migrator --token-file "$TMP/su.jwt"
+[ $rc -eq 1 ] && has "$out" "[FAIL] single_use: jti already used on this host at " &&
+	has "$out" "decision: deny (reason: replay; rule \"api migrations from main\"; jti already used"
+ok $? "... once its entry exists, explain says: deny, reason replay (exit 1)"
+[ "$(find "$R" -type f | wc -l)" -eq 1 ]
+ok $? "... and still records nothing"
+run explain -c "$TMP/single.yaml" --role postgres --token-file "$TMP/su.jwt"
+[ $rc -eq 1 ] && has "$out" "reason: no_rule" && ! has "$out" "single_use:"
+ok $? "a role the policy refuses stops before single_use (reason no_rule)"
+nojti=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --unset jti)
+printf '%s\n' "$nojti" >"$TMP/nojti.jwt"
+run explain -c "$TMP/single.yaml" --role api_migrator --json --token-file "$TMP/nojti.jwt"
+[ $rc -eq 1 ] && [ "$(js "$out" 'j["reason"], j["detail"].startswith("token has no jti")')" = "replay True" ]
+ok $? "a token without jti: deny, reason replay"
+chmod 777 "$R"
+run explain -c "$TMP/single.yaml" --role api_migrator --json --token-file "$TMP/su.jwt"
+[ $rc -eq 2 ] && [ "$(js "$out" 'j["reason"], "is group- or world-writable (mode 0777)" in j["detail"]')" = "config True" ]
+ok $? "a world-writable replay_dir: reason config, exit 2"
+chmod 700 "$R"
+leaked=0
+for t in $su_tok $nojti; do
+	grep -q -F -- "$t" "$ALL" && leaked=1
+done
+ok $leaked "... and no single_use token shows in any output"
+
 done_testing

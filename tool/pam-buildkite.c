@@ -5,7 +5,8 @@
  *            about permissions that let others read or rewrite it;
  *   explain  runs the module's own verify-then-decide step (pb_authn_run)
  *            on a token, or the policy alone on given claims, and says what
- *            every check and every rule made of it;
+ *            every check and every rule made of it; a token.single_use jti
+ *            is only looked up, never recorded (pb_authn_explain);
  *   decode   shows a token's header and claims without verifying anything;
  *   jwks     fetch: the place of the shared JWKS cache's refresher.
  *
@@ -669,7 +670,7 @@ cmd_explain(int argc, char **argv)
 	    n < tok_len ? "; a NUL byte ends the token there, as in PAM" : "");
 	on_step(&t, "input", true, what);
 
-	reason = pb_authn_run_traced(pol, tok, n, role, rhost, now, on_step,
+	reason = pb_authn_explain(pol, tok, n, role, rhost, now, on_step,
 	    &t, on_rule, &t, &res);
 	wipe_free(tok, tok_len);
 	tok = NULL;
