@@ -14,7 +14,7 @@ sh tests/install-deps.sh
 mkdir -p build-demo
 (cd build-demo && { [ -f Makefile ] || "$top/configure" -q; } &&
 	make -s -j"$(nproc)" >/dev/null && make -s tests/mint-token \
-	tests/syslog_capture.la >/dev/null)
+	tests/syslog_capture.la tests/pam_confdir.la >/dev/null)
 
 top_builddir=$top/build-demo
 top_srcdir=$top

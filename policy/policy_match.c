@@ -114,15 +114,66 @@ pb_claim_known(const char *name, size_t len)
  * regex unanchored ("a)|(.*" would match anything). Refuse unbalanced
  * parentheses, and back-references, whose matching time is exponential in
  * the (job-controlled) value.
+ *
+ * Also bound what regcomp builds: glibc copies the tree of E for E+ (as
+ * E E*) and for E{m,n} (n copies), so stacked or nested repetitions
+ * multiply ("a++++..." doubles per '+'; a fuzzer found one that took
+ * gigabytes). The scan adds up the atoms as regcomp would expand them
+ * and refuses a regex past REGEX_MAX_ATOMS, or nested deeper than
+ * REGEX_MAX_DEPTH groups (glibc parses groups recursively).
  */
+#define REGEX_MAX_ATOMS 10000
+#define REGEX_MAX_DEPTH 32
+
+/* Saturating, so an estimate past the limit stays past it. */
+static size_t
+sat_mul(size_t a, size_t b)
+{
+	return b != 0 && a > REGEX_MAX_ATOMS / b ? REGEX_MAX_ATOMS + 1 : a * b;
+}
+
+/* A bound "{m}", "{m,}" or "{m,n}" at re[i] == '{': returns its length
+ * and sets *copies to how many copies of the repeated tree regcomp makes
+ * (n, or m + 1 when unbounded), or returns 0 when it is no bound (then
+ * regcomp decides what the '{' is). */
+static size_t
+bound_at(const char *re, size_t len, size_t i, size_t *copies)
+{
+	size_t j = i + 1, m = 0, n = 0;
+	bool comma = false, ndigits = false;
+
+	if (j >= len || re[j] < '0' || re[j] > '9')
+		return 0;
+	while (j < len && re[j] >= '0' && re[j] <= '9')
+		m = sat_mul(m, 10) + (size_t)(re[j++] - '0');
+	if (j < len && re[j] == ',') {
+		comma = true;
+		j++;
+		while (j < len && re[j] >= '0' && re[j] <= '9') {
+			n = sat_mul(n, 10) + (size_t)(re[j++] - '0');
+			ndigits = true;
+		}
+	}
+	if (j >= len || re[j] != '}')
+		return 0;
+	*copies = !comma ? m : ndigits ? n : m + 1;
+	if (*copies == 0)
+		*copies = 1;
+	return j + 1 - i;
+}
+
 static int
 regex_scan(const char *re, size_t len, const char *q, char *msg,
     size_t msglen)
 {
-	size_t i = 0, depth = 0;
+	/* atoms[d]: expanded size of open group d so far; last: of the
+	 * atom or group a quantifier would repeat */
+	size_t atoms[REGEX_MAX_DEPTH + 1], depth = 0, i = 0, last = 0;
 
+	atoms[0] = 0;
 	while (i < len) {
 		char c = re[i];
+		size_t copies, blen;
 
 		if (c == '\\') {
 			if (i + 1 < len && re[i + 1] >= '1' && re[i + 1] <= '9') {
@@ -131,9 +182,8 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 				return -1;
 			}
 			i += 2;
-			continue;
-		}
-		if (c == '[') {
+			last = 1;
+		} else if (c == '[') {
 			/* bracket expression: ']' first is a literal, and
 			 * [:class:], [=x=], [.x.] may hold a ']' */
 			i++;
@@ -157,25 +207,64 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 				i++;
 			}
 			i++;
+			last = 1;
+		} else if (c == '(') {
+			if (depth == REGEX_MAX_DEPTH) {
+				pb_msg(msg, msglen, "regex %s: groups nested "
+				    "deeper than %d", q, REGEX_MAX_DEPTH);
+				return -1;
+			}
+			atoms[++depth] = 0;
+			i++;
 			continue;
-		}
-		if (c == '(') {
-			depth++;
 		} else if (c == ')') {
 			if (depth == 0) {
 				pb_msg(msg, msglen, "regex %s: unbalanced ')' "
 				    "(write \\) for a literal parenthesis)", q);
 				return -1;
 			}
-			depth--;
+			last = atoms[depth--];
+			if (last == 0)
+				last = 1;
+			i++;
+		} else if (c == '|') {
+			last = 0;
+			i++;
+			continue;
+		} else if (c == '*' || c == '?') {
+			/* one node around the tree, no copy */
+			i++;
+			continue;
+		} else if (c == '+' ||
+		    (c == '{' && (blen = bound_at(re, len, i, &copies)) > 0)) {
+			if (c == '+') {
+				copies = 2;
+				blen = 1;
+			}
+			/* the copies beyond the first are new atoms */
+			atoms[depth] += sat_mul(last, copies - 1);
+			last = sat_mul(last, copies);
+			i += blen;
+			if (atoms[depth] > REGEX_MAX_ATOMS)
+				goto complex;
+			continue;
+		} else {
+			i++;
+			last = 1;
 		}
-		i++;
+		atoms[depth] += last;
+		if (atoms[depth] > REGEX_MAX_ATOMS)
+			goto complex;
 	}
 	if (depth != 0) {
 		pb_msg(msg, msglen, "invalid regex %s: unbalanced '('", q);
 		return -1;
 	}
 	return 0;
+complex:
+	pb_msg(msg, msglen, "regex %s is too complex: its repetitions "
+	    "expand to more than %d items", q, REGEX_MAX_ATOMS);
+	return -1;
 }
 
 static int

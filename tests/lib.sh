@@ -27,6 +27,7 @@ MODULE="${PB_MODULE:-$top_builddir/.libs/pam_buildkite.so}"
 TOOL="${PB_TOOL:-$top_builddir/pam-buildkite}"
 MINT="$top_builddir/tests/mint-token"
 SHIM="$top_builddir/tests/.libs/syslog_capture.so"
+CONFDIR_SHIM="$top_builddir/tests/.libs/pam_confdir.so"
 
 tap_n=0
 tap_failed=0
@@ -60,8 +61,7 @@ require_postgres() {
 	[ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/initdb" ] ||
 		skip_all "PostgreSQL server (postgresql-15) not installed"
 	command -v psql >/dev/null || skip_all "psql not installed"
-	[ -n "$PAM_WRAPPER_LIB" ] && [ -f "$PAM_WRAPPER_LIB" ] ||
-		skip_all "libpam-wrapper not installed"
+	[ -f "$CONFDIR_SHIM" ] || skip_all "tests/pam_confdir.la not built"
 }
 
 done_testing() {
@@ -81,12 +81,13 @@ if [ -n "$SAN_CFLAGS" ]; then
 	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 fi
 
-# A private directory removed on exit; tests register more cleanups by
-# adding to the cleanup variable.
+# A private directory removed on exit (kept with PB_KEEP_TMP=1, to read
+# a failed run's logs); tests register more cleanups by adding to the
+# cleanup variable.
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pbtest.XXXXXX")
 chmod 755 "$TMP"
 cleanup=""
-trap 'eval "$cleanup"; rm -rf "$TMP"' EXIT
+trap 'eval "$cleanup"; [ -n "${PB_KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
 
 # Fixture keys and key sets: an RSA and an EC signing key in the JWKS,
 # and an attacker's key that is not.
@@ -157,12 +158,13 @@ fi
 
 # pg_start POLICY : a throwaway PostgreSQL on 127.0.0.1:$PORT whose pg_hba
 # sends every role but admin through the pam service "pbtest", which loads
-# a copy of the built module with config=POLICY. pam_wrapper supplies the
-# service directory, so /etc/pam.d is never touched; syslog(3) is captured
-# into $PB_SYSLOG. The server is stopped on exit.
+# a copy of the built module with config=POLICY. The pam_confdir shim
+# points the server's pam_start at a private service directory, so
+# /etc/pam.d is never touched; syslog(3) is captured into $PB_SYSLOG. The
+# server is stopped on exit.
 pg_start() {
 	mkdir -p "$TMP/lib" "$TMP/pam.d" "$TMP/pg" || return 1
-	cp "$MODULE" "$SHIM" "$TMP/lib/" || return 1
+	cp "$MODULE" "$SHIM" "$CONFDIR_SHIM" "$TMP/lib/" || return 1
 	printf 'auth required %s config=%s\naccount required %s config=%s\n' \
 		"$TMP/lib/pam_buildkite.so" "$1" \
 		"$TMP/lib/pam_buildkite.so" "$1" >"$TMP/pam.d/pbtest"
@@ -195,9 +197,8 @@ host all all 127.0.0.1/32 pam pamservice=pbtest
 HBA
 	cleanup="$cleanup as_server '$PG_BINDIR/pg_ctl' -D '$DATA' -m immediate stop >/dev/null 2>&1;"
 	as_server env \
-		LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $TMP/lib/syslog_capture.so" \
-		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
-		PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
+		LD_PRELOAD="$(san_preload) $TMP/lib/pam_confdir.so $TMP/lib/syslog_capture.so" \
+		PB_PAM_CONFDIR="$TMP/pam.d" PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
 		"$PG_BINDIR/pg_ctl" -D "$DATA" -l "$TMP/pg/server.log" -w -t 30 \
 		start >/dev/null 2>&1 ||
 		{ cat "$TMP/pg/server.log"; return 1; }

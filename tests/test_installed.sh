@@ -33,9 +33,11 @@ CACHE=/var/cache/pam_buildkite
 [ "$(id -u)" = 0 ] || skip_all "must run as root (installs nothing, but runs PostgreSQL as postgres)"
 dpkg-query -W -f '${Status}' libpam-buildkite 2>/dev/null | grep -q 'ok installed' ||
 	skip_all "libpam-buildkite is not installed"
-[ -x "$MINT" ] && [ -f "$SHIM" ] || skip_all "test helpers not built in $top_builddir"
+[ -x "$MINT" ] && [ -f "$SHIM" ] && [ -f "$CONFDIR_SHIM" ] || skip_all "test helpers not built in $top_builddir"
 require_postgres
 [ -n "$PAMTESTER" ] && [ -x "$PAMTESTER" ] || skip_all "pamtester not installed"
+[ -n "$PAM_WRAPPER_LIB" ] && [ -f "$PAM_WRAPPER_LIB" ] ||
+	skip_all "libpam-wrapper not installed"
 getent passwd postgres >/dev/null || skip_all "no postgres user"
 
 # ------------------------------------------------------ the files
@@ -118,8 +120,9 @@ mkdir -p "$TMP/pg" "$TMP/lib"
 chown postgres "$TMP/pg"
 # The build tree may sit where postgres cannot read (a clone under /root):
 # the server preloads its own copy of the syslog capture.
-cp "$SHIM" "$TMP/lib/"
+cp "$SHIM" "$CONFDIR_SHIM" "$TMP/lib/"
 SHIM="$TMP/lib/$(basename "$SHIM")"
+CONFDIR_SHIM="$TMP/lib/$(basename "$CONFDIR_SHIM")"
 chmod -R a+rX "$TMP"
 DATA="$TMP/pg/data"
 PB_SYSLOG="$TMP/pg/syslog"
@@ -152,9 +155,8 @@ CONF
 } >"$DATA/pg_hba.conf"
 cleanup="$cleanup runuser -u postgres -- '$PG_BINDIR/pg_ctl' -D '$DATA' -m immediate stop >/dev/null 2>&1;"
 runuser -u postgres -- env \
-	LD_PRELOAD="$PAM_WRAPPER_LIB $SHIM" \
-	PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
-	PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
+	LD_PRELOAD="$CONFDIR_SHIM $SHIM" \
+	PB_PAM_CONFDIR="$TMP/pam.d" PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
 	"$PG_BINDIR/pg_ctl" -D "$DATA" -l "$TMP/pg/server.log" -w -t 30 \
 	start >/dev/null 2>&1 ||
 	{ cat "$TMP/pg/server.log"; echo "Bail out! PostgreSQL did not start"; exit 1; }

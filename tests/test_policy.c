@@ -298,6 +298,16 @@ static const struct err_case err_cases[] = {
 	  "    roles: [x]\n", "8:13", "unbalanced ')'" },
 	{ "regex back-reference", HDR RULE "    branch: '/(a)\\1/'\n"
 	  "    roles: [x]\n", "8:13", "back-references are not supported" },
+	{ "regex of stacked repetitions", HDR RULE
+	  "    branch: \"/a++++++++++++++/\"\n    roles: [x]\n", "8:13",
+	  "is too complex: its repetitions expand to more than 10000 items" },
+	{ "regex of nested bounds", HDR RULE
+	  "    branch: \"/((((a{10}){10}){10}){11})/\"\n    roles: [x]\n",
+	  "8:13", "is too complex" },
+	{ "regex nested 33 groups deep", HDR RULE
+	  "    branch: \"/(((((((((((((((((((((((((((((((((a)))))))))))))))))"
+	  "))))))))))))))))/\"\n    roles: [x]\n", "8:13",
+	  "groups nested deeper than 32" },
 	{ "empty regex", HDR RULE "    branch: //\n    roles: [x]\n", "8:13",
 	  "empty regex" },
 	{ "empty pattern string", HDR RULE "    branch: \"\"\n    roles: [x]\n",
@@ -763,6 +773,9 @@ static const struct dec_case dec_cases[] = {
 	  "{\"build_branch\": \"release/12\"}", NULL, "x", NULL, A, "r" },
 	{ "regex alternation, no partial", R_ONE("branch: \"/dev|release/\""),
 	  "{\"build_branch\": \"devx\"}", NULL, "x", NULL, N, NULL },
+	{ "regex with bounded repetitions",
+	  R_ONE("branch: '/release\\/([0-9]{1,4}\\.){2}[0-9]{1,4}(-rc[0-9]+)?/'"),
+	  "{\"build_branch\": \"release/1.22.3-rc1\"}", NULL, "x", NULL, A, "r" },
 	{ "regex with a bracket paren", R_ONE("branch: \"/a[)]b/\""),
 	  "{\"build_branch\": \"a)b\"}", NULL, "x", NULL, A, "r" },
 	{ "escaped paren in regex", R_ONE("branch: '/a\\)b/'"),

@@ -2,7 +2,7 @@
 # test_postgres.sh - real logins through a real PostgreSQL server.
 #
 # Starts a throwaway PostgreSQL as an unprivileged user with a pg_hba
-# "pam" line whose service (through pam_wrapper, so /etc/pam.d is not
+# "pam" line whose service (in a private directory, so /etc/pam.d is not
 # touched) loads the freshly built module, then logs in with psql and
 # PGPASSWORD=token, and checks the audit line of each attempt.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"

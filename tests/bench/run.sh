@@ -26,8 +26,7 @@ need "$([ -f "$MODULE" ] && echo y)" "module not built"
 need "$([ -x "$MINT" ] && [ -x "$BENCH" ] && [ -x "$TOOL" ] && echo y)" \
 	"run it as make bench (mint-token, bench_auth, pam-buildkite)"
 need "$([ -x "$PGBENCH" ] && echo y)" "pgbench (postgresql-15) not found"
-need "$([ -n "$PAM_WRAPPER_LIB" ] && [ -f "$PAM_WRAPPER_LIB" ] && echo y)" \
-	"libpam-wrapper not installed"
+need "$([ -f "$CONFDIR_SHIM" ] && echo y)" "run it as make bench (tests/pam_confdir.la)"
 need "$(command -v openssl)" "openssl not installed"
 need "$([ -x /usr/bin/python3 ] && echo y)" "python3 not installed"
 case "$SAN_CFLAGS" in
