@@ -180,10 +180,8 @@ pg_start() {
 	as_server "$PG_BINDIR/initdb" -D "$DATA" -U admin --auth=trust \
 		--no-sync -E UTF8 >"$TMP/pg/initdb.log" 2>&1 ||
 		{ cat "$TMP/pg/initdb.log"; return 1; }
-	PORT=$((20000 + $$ % 20000))
 	cat >>"$DATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $PORT
 unix_socket_directories = '$TMP/pg'
 fsync = off
 log_connections = on
@@ -196,12 +194,20 @@ host all admin 127.0.0.1/32 trust
 host all all 127.0.0.1/32 pam pamservice=pbtest
 HBA
 	cleanup="$cleanup as_server '$PG_BINDIR/pg_ctl' -D '$DATA' -m immediate stop >/dev/null 2>&1;"
-	as_server env \
-		LD_PRELOAD="$(san_preload) $TMP/lib/pam_confdir.so $TMP/lib/syslog_capture.so" \
-		PB_PAM_CONFDIR="$TMP/pam.d" PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
-		"$PG_BINDIR/pg_ctl" -D "$DATA" -l "$TMP/pg/server.log" -w -t 30 \
-		start >/dev/null 2>&1 ||
-		{ cat "$TMP/pg/server.log"; return 1; }
+	# The port comes from the pid; when another test's server holds it,
+	# try the next few.
+	try=0
+	while :; do
+		PORT=$((20000 + ($$ + try * 7919) % 20000))
+		as_server env \
+			LD_PRELOAD="$(san_preload) $TMP/lib/pam_confdir.so $TMP/lib/syslog_capture.so" \
+			PB_PAM_CONFDIR="$TMP/pam.d" PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
+			"$PG_BINDIR/pg_ctl" -D "$DATA" -l "$TMP/pg/server.log" \
+			-o "-p $PORT" -w -t 30 start >/dev/null 2>&1 && return 0
+		try=$((try + 1))
+		[ $try -lt 5 ] && grep -q 'could not bind' "$TMP/pg/server.log" ||
+			{ cat "$TMP/pg/server.log"; return 1; }
+	done
 }
 
 # jwks_server_start DIR : the local HTTPS issuer of tests/jwks_server.py
