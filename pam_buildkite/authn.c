@@ -156,16 +156,6 @@ run(const struct pb_policy *pol, const char *token, size_t len,
 }
 
 enum pb_reason
-pb_authn_run_traced(const struct pb_policy *pol, const char *token,
-    size_t len, const char *role, const char *rhost, long long now,
-    pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,
-    struct pb_authn *out)
-{
-	return run(pol, token, len, role, rhost, now, true, step, step_ctx,
-	    trace, trace_ctx, out);
-}
-
-enum pb_reason
 pb_authn_explain(const struct pb_policy *pol, const char *token,
     size_t len, const char *role, const char *rhost, long long now,
     pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,

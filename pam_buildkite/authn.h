@@ -35,15 +35,9 @@ enum pb_reason pb_authn_run(const struct pb_policy *pol, const char *token,
     size_t len, const char *role, const char *rhost, long long now,
     pb_trace_fn trace, void *trace_ctx, struct pb_authn *out);
 
-/* pb_authn_run that also reports each verification step (where the keys
- * came from, then every check of pb_token_verify_traced) to step when it
- * is not NULL. pb_authn_run is this with step NULL. */
-enum pb_reason pb_authn_run_traced(const struct pb_policy *pol,
-    const char *token, size_t len, const char *role, const char *rhost,
-    long long now, pb_step_fn step, void *step_ctx, pb_trace_fn trace,
-    void *trace_ctx, struct pb_authn *out);
-
-/* What the admin tool's explain runs: pb_authn_run_traced, except that
+/* What the admin tool's explain runs: pb_authn_run that also reports
+ * each verification step (where the keys came from, then every check of
+ * pb_token_verify_traced) to step when it is not NULL, except that
  * token.single_use only looks the jti up and records nothing, so
  * explaining a token does not use it up. */
 enum pb_reason pb_authn_explain(const struct pb_policy *pol,

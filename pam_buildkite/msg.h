@@ -12,4 +12,8 @@
 void pb_msg(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* "2023-11-14T22:13:20Z" for the epoch time t, or "" when t is not a
+ * representable time. */
+void pb_iso_time(char *buf, size_t len, long long t);
+
 #endif

@@ -62,18 +62,6 @@ errstr(int e, char *buf, size_t len)
 	return strerror_r(e, buf, len);
 }
 
-/* UTC, as the audit line's readers want it. */
-static void
-iso_time(char *buf, size_t len, long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "%lld", t);
-}
-
 /* SHA-256 of issuer, NUL, jti: the issuer has no NUL, so two different
  * (issuer, jti) pairs never hash the same input, and a jti of any bytes
  * ("../", "/", newlines) becomes 64 hex digits. */
@@ -256,7 +244,7 @@ used_before(int shardfd, const struct entry *e, char *detail,
 	char ts[32];
 
 	if (fstatat(shardfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		iso_time(ts, sizeof(ts), (long long)st.st_ctim.tv_sec);
+		pb_iso_time(ts, sizeof(ts), (long long)st.st_ctim.tv_sec);
 		pb_msg(detail, detail_len, "jti already used on this host at "
 		    "%s (token.single_use)", ts);
 	} else {
@@ -396,7 +384,7 @@ pb_replay_jti(const char *dir, const char *issuer, const char *jti,
 	if (shardfd == -1)
 		return PB_CONFIG;
 
-	iso_time(ts, sizeof(ts), expires);
+	pb_iso_time(ts, sizeof(ts), expires);
 	if (!record) {
 		struct stat st;
 		char eb[128];

@@ -536,13 +536,11 @@ secs_between(long long a, long long b)
 static void
 when(char *buf, size_t len, long long t, long long now)
 {
-	char iso[32] = "";
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char ts[32], iso[40] = "";
 
-	if ((long long)tt == t && gmtime_r(&tt, &tm) != NULL &&
-	    strftime(iso, sizeof(iso), " (%Y-%m-%dT%H:%M:%SZ)", &tm) == 0)
-		iso[0] = '\0';
+	pb_iso_time(ts, sizeof(ts), t);
+	if (ts[0] != '\0')
+		pb_msg(iso, sizeof(iso), " (%s)", ts);
 	if (t == now)
 		pb_msg(buf, len, "%lld%s is now", t, iso);
 	else if (t > now)

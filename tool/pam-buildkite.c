@@ -36,6 +36,7 @@
 #include "authn.h"
 #include "b64url.h"
 #include "jwks_cache.h"
+#include "msg.h"
 #include "policy.h"
 #include "reason.h"
 #include "token.h"
@@ -134,19 +135,6 @@ put_quoted(FILE *f, const char *s)
 			fputc(c, f);
 	}
 	fputc('"', f);
-}
-
-/* "2023-11-14T22:13:20Z", or "" when t is not a representable time. */
-static void
-iso_time(char *buf, size_t len, long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	buf[0] = '\0';
-	if ((long long)tt != t || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		buf[0] = '\0';
 }
 
 /* ------------------------------------------------------------- input */
@@ -658,7 +646,7 @@ cmd_explain(int argc, char **argv)
 	}
 
 	if (!json_out) {
-		iso_time(ts, sizeof(ts), now);
+		pb_iso_time(ts, sizeof(ts), now);
 		printf("now: %lld%s%s%s%s\n", now, ts[0] != '\0' ? " (" : "",
 		    ts, ts[0] != '\0' ? ")" : "",
 		    now_given ? ", from --now" : "");
