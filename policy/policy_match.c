@@ -115,15 +115,23 @@ pb_claim_known(const char *name, size_t len)
  * parentheses, and back-references, whose matching time is exponential in
  * the (job-controlled) value.
  *
- * Also bound what regcomp builds: glibc copies the tree of E for E+ (as
- * E E*) and for E{m,n} (n copies), so stacked or nested repetitions
- * multiply ("a++++..." doubles per '+'; a fuzzer found one that took
- * gigabytes). The scan adds up the atoms as regcomp would expand them
- * and refuses a regex past REGEX_MAX_ATOMS, or nested deeper than
- * REGEX_MAX_DEPTH groups (glibc parses groups recursively).
+ * Also bound what glibc's regcomp and regexec do with it, which grows
+ * much faster than the regex (fuzzing found regexes of 200 bytes taking
+ * gigabytes or seconds):
+ * - E+ is compiled as E E*, and E{m,n} as n copies of E, so repetitions
+ *   multiply the tree; the scan adds up the atoms as regcomp expands
+ *   them and refuses more than REGEX_MAX_ATOMS;
+ * - each optional part or alternative (?, *, +, {m,n}, |), copies
+ *   included, makes compiling and matching slower, superlinearly: more
+ *   than REGEX_MAX_BRANCHES are refused (128 a? cost about 2 ms);
+ * - a repetition of a repetition (a**, a+?) is undefined in POSIX and
+ *   exponential in glibc: refused;
+ * - groups nest at most REGEX_MAX_DEPTH deep (glibc parses them
+ *   recursively).
  */
-#define REGEX_MAX_ATOMS 10000
-#define REGEX_MAX_DEPTH 32
+#define REGEX_MAX_ATOMS    10000
+#define REGEX_MAX_BRANCHES 128
+#define REGEX_MAX_DEPTH    16
 
 /* Saturating, so an estimate past the limit stays past it. */
 static size_t
@@ -132,17 +140,31 @@ sat_mul(size_t a, size_t b)
 	return b != 0 && a > REGEX_MAX_ATOMS / b ? REGEX_MAX_ATOMS + 1 : a * b;
 }
 
-/* A bound "{m}", "{m,}" or "{m,n}" at re[i] == '{': returns its length
- * and sets *copies to how many copies of the repeated tree regcomp makes
- * (n, or m + 1 when unbounded), or returns 0 when it is no bound (then
- * regcomp decides what the '{' is). */
+/* What a piece of the regex costs once compiled. */
+struct re_cost {
+	size_t atoms, branches;
+};
+
+/* A repetition at re[i] ("*", "?", "+", "{m}", "{m,}", "{m,n}"): returns
+ * its length and sets *copies to how many copies of the repeated tree
+ * regcomp makes and *optional to how many of them are optional, or
+ * returns 0 when it is none (a '{' that is no bound: regcomp decides). */
 static size_t
-bound_at(const char *re, size_t len, size_t i, size_t *copies)
+repetition_at(const char *re, size_t len, size_t i, size_t *copies,
+    size_t *optional)
 {
 	size_t j = i + 1, m = 0, n = 0;
 	bool comma = false, ndigits = false;
 
-	if (j >= len || re[j] < '0' || re[j] > '9')
+	*copies = 1;
+	*optional = 1;
+	if (re[i] == '*' || re[i] == '?')
+		return 1;
+	if (re[i] == '+') {
+		*copies = 2;
+		return 1;
+	}
+	if (re[i] != '{' || j >= len || re[j] < '0' || re[j] > '9')
 		return 0;
 	while (j < len && re[j] >= '0' && re[j] <= '9')
 		m = sat_mul(m, 10) + (size_t)(re[j++] - '0');
@@ -156,7 +178,15 @@ bound_at(const char *re, size_t len, size_t i, size_t *copies)
 	}
 	if (j >= len || re[j] != '}')
 		return 0;
-	*copies = !comma ? m : ndigits ? n : m + 1;
+	if (!comma) {
+		*copies = m;
+		*optional = 0;
+	} else if (!ndigits) {
+		*copies = m + 1;
+	} else {
+		*copies = n;
+		*optional = n > m ? n - m : 0;
+	}
 	if (*copies == 0)
 		*copies = 1;
 	return j + 1 - i;
@@ -166,15 +196,37 @@ static int
 regex_scan(const char *re, size_t len, const char *q, char *msg,
     size_t msglen)
 {
-	/* atoms[d]: expanded size of open group d so far; last: of the
-	 * atom or group a quantifier would repeat */
-	size_t atoms[REGEX_MAX_DEPTH + 1], depth = 0, i = 0, last = 0;
+	/* cost[d]: of open group d so far; last: of the atom or group a
+	 * repetition would repeat */
+	struct re_cost cost[REGEX_MAX_DEPTH + 1], last = { 0, 0 };
+	size_t depth = 0, i = 0;
+	bool repeated = false;  /* the previous item was a repetition */
 
-	atoms[0] = 0;
+	cost[0] = last;
 	while (i < len) {
 		char c = re[i];
-		size_t copies, blen;
+		size_t copies, optional, rlen;
 
+		if ((rlen = repetition_at(re, len, i, &copies, &optional)) >
+		    0) {
+			if (repeated) {
+				pb_msg(msg, msglen, "regex %s: a repetition "
+				    "of a repetition (such as a** or a+?) is "
+				    "not allowed", q);
+				return -1;
+			}
+			/* the copies beyond the first are new */
+			cost[depth].atoms += sat_mul(last.atoms, copies - 1);
+			cost[depth].branches +=
+			    sat_mul(last.branches, copies - 1) + optional;
+			last.atoms = sat_mul(last.atoms, copies);
+			last.branches = sat_mul(last.branches, copies) +
+			    optional;
+			repeated = true;
+			i += rlen;
+			goto check;
+		}
+		repeated = false;
 		if (c == '\\') {
 			if (i + 1 < len && re[i + 1] >= '1' && re[i + 1] <= '9') {
 				pb_msg(msg, msglen, "regex %s: back-references "
@@ -182,7 +234,6 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 				return -1;
 			}
 			i += 2;
-			last = 1;
 		} else if (c == '[') {
 			/* bracket expression: ']' first is a literal, and
 			 * [:class:], [=x=], [.x.] may hold a ']' */
@@ -207,14 +258,14 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 				i++;
 			}
 			i++;
-			last = 1;
 		} else if (c == '(') {
 			if (depth == REGEX_MAX_DEPTH) {
 				pb_msg(msg, msglen, "regex %s: groups nested "
 				    "deeper than %d", q, REGEX_MAX_DEPTH);
 				return -1;
 			}
-			atoms[++depth] = 0;
+			cost[++depth] = (struct re_cost){ 0, 0 };
+			last = cost[depth];
 			i++;
 			continue;
 		} else if (c == ')') {
@@ -223,48 +274,44 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 				    "(write \\) for a literal parenthesis)", q);
 				return -1;
 			}
-			last = atoms[depth--];
-			if (last == 0)
-				last = 1;
+			last = cost[depth--];
+			if (last.atoms == 0)
+				last.atoms = 1;
+			cost[depth].atoms += last.atoms;
+			cost[depth].branches += last.branches;
 			i++;
+			goto check;
 		} else if (c == '|') {
-			last = 0;
+			cost[depth].branches++;
+			last = (struct re_cost){ 0, 0 };
 			i++;
-			continue;
-		} else if (c == '*' || c == '?') {
-			/* one node around the tree, no copy */
-			i++;
-			continue;
-		} else if (c == '+' ||
-		    (c == '{' && (blen = bound_at(re, len, i, &copies)) > 0)) {
-			if (c == '+') {
-				copies = 2;
-				blen = 1;
-			}
-			/* the copies beyond the first are new atoms */
-			atoms[depth] += sat_mul(last, copies - 1);
-			last = sat_mul(last, copies);
-			i += blen;
-			if (atoms[depth] > REGEX_MAX_ATOMS)
-				goto complex;
-			continue;
+			goto check;
 		} else {
 			i++;
-			last = 1;
 		}
-		atoms[depth] += last;
-		if (atoms[depth] > REGEX_MAX_ATOMS)
-			goto complex;
+		/* one atom: a character, an escape or a bracket expression */
+		last = (struct re_cost){ 1, 0 };
+		cost[depth].atoms++;
+check:
+		if (cost[depth].atoms > REGEX_MAX_ATOMS) {
+			pb_msg(msg, msglen, "regex %s is too complex: its "
+			    "repetitions expand to more than %d items", q,
+			    REGEX_MAX_ATOMS);
+			return -1;
+		}
+		if (cost[depth].branches > REGEX_MAX_BRANCHES) {
+			pb_msg(msg, msglen, "regex %s is too complex: more "
+			    "than %d optional parts and alternatives (?, *, "
+			    "+, {m,n}, |, counted in every copy)", q,
+			    REGEX_MAX_BRANCHES);
+			return -1;
+		}
 	}
 	if (depth != 0) {
 		pb_msg(msg, msglen, "invalid regex %s: unbalanced '('", q);
 		return -1;
 	}
 	return 0;
-complex:
-	pb_msg(msg, msglen, "regex %s is too complex: its repetitions "
-	    "expand to more than %d items", q, REGEX_MAX_ATOMS);
-	return -1;
 }
 
 static int

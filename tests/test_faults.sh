@@ -66,8 +66,14 @@ skip_checks() {
 
 make_keys || { echo "Bail out! cannot make keys"; exit 1; }
 "$MINT" genkey rsa2048 "$TMP/rsa2.pem" || { echo "Bail out! cannot make keys"; exit 1; }
-mkdir "$TMP/pam.d"
+mkdir "$TMP/pam.d" "$TMP/lib"
 printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$TMP/pam.d/other"
+# Copies in $TMP, which nobody can read: the build tree may sit in a
+# directory only root can enter (a clone under /root).
+cp "$MODULE" "$SHIM" "$TMP/lib/" || { echo "Bail out! cannot copy the module"; exit 1; }
+chmod 755 "$TMP/lib"/*
+MODULE="$TMP/lib/$(basename "$MODULE")"
+SHIM="$TMP/lib/$(basename "$SHIM")"
 svc() { # svc NAME POLICY
 	printf 'auth required %s config=%s\naccount required %s config=%s\n' \
 		"$MODULE" "$2" "$MODULE" "$2" >"$TMP/pam.d/$1"

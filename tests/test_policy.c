@@ -298,16 +298,22 @@ static const struct err_case err_cases[] = {
 	  "    roles: [x]\n", "8:13", "unbalanced ')'" },
 	{ "regex back-reference", HDR RULE "    branch: '/(a)\\1/'\n"
 	  "    roles: [x]\n", "8:13", "back-references are not supported" },
-	{ "regex of stacked repetitions", HDR RULE
-	  "    branch: \"/a++++++++++++++/\"\n    roles: [x]\n", "8:13",
-	  "is too complex: its repetitions expand to more than 10000 items" },
+	{ "regex of a repetition repeated", HDR RULE
+	  "    branch: \"/a+*/\"\n    roles: [x]\n", "8:13",
+	  "a repetition of a repetition (such as a** or a+?) is not allowed" },
+	{ "regex of nested repetitions", HDR RULE
+	  "    branch: \"/((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)/\"\n"
+	  "    roles: [x]\n", "8:13", "is too complex" },
+	{ "regex of too many optional parts", HDR RULE
+	  "    branch: \"/(a?b?c?d?e?f?g?h?){17}/\"\n    roles: [x]\n",
+	  "8:13", "more than 128 optional parts and alternatives" },
 	{ "regex of nested bounds", HDR RULE
 	  "    branch: \"/((((a{10}){10}){10}){11})/\"\n    roles: [x]\n",
 	  "8:13", "is too complex" },
 	{ "regex nested 33 groups deep", HDR RULE
 	  "    branch: \"/(((((((((((((((((((((((((((((((((a)))))))))))))))))"
 	  "))))))))))))))))/\"\n    roles: [x]\n", "8:13",
-	  "groups nested deeper than 32" },
+	  "groups nested deeper than 16" },
 	{ "empty regex", HDR RULE "    branch: //\n    roles: [x]\n", "8:13",
 	  "empty regex" },
 	{ "empty pattern string", HDR RULE "    branch: \"\"\n    roles: [x]\n",
