@@ -1,8 +1,8 @@
 #!/bin/sh
 # run.sh - build the fuzz targets with libFuzzer and run each for a while.
 #
-# usage: fuzz/run.sh [target ...]     targets: token jwks policy audit
-#                                     (default: all four)
+# usage: fuzz/run.sh [target ...]     targets: token jwks policy audit snapshot
+#                                     (default: all five)
 # environment: FUZZ_SECONDS   seconds per target (default 60)
 #              CC             a clang with libFuzzer (default clang)
 #              FUZZ_PARALLEL  targets fuzzed at the same time (default 1;
@@ -31,7 +31,7 @@ top=$(dirname "$here")
 : "${FUZZ_JOBS:=1}"
 : "${FUZZ_PARALLEL:=1}"
 
-all="token jwks policy audit"
+all="token jwks policy audit snapshot"
 targets=${*:-$all}
 for t in $targets; do
 	case " $all " in
@@ -77,7 +77,7 @@ fuzz_one() {
 	    "$top/pam_buildkite/b64url.c" \
 	    "$top/pam_buildkite/jwks.c" "$top/pam_buildkite/token.c" \
 	    "$top/pam_buildkite/audit.c" "$top/policy/policy_load.c" \
-	    "$top/policy/policy_match.c"
+	    "$top/policy/policy_match.c" "$top/policy/policy_snapshot.c"
 	# shellcheck disable=SC2086 # pkg-config's flag lists are split
 	if ! "$CC" -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \

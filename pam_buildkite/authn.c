@@ -23,7 +23,7 @@ pb_authn_decide(const struct pb_policy *pol, const json_t *claims,
 	*rule = NULL;
 	if (pb_policy_decide(pol, claims, role, rhost, &dec, trace,
 	    trace_ctx) != 0) {
-		snprintf(detail, detail_len, "out of memory deciding");
+		snprintf(detail, detail_len, "policy: %s", dec.error);
 		return PB_CONFIG;
 	}
 	*rule = dec.rule;

@@ -15,6 +15,8 @@
 #include <jansson.h>
 
 #define PB_POLICY_DEFAULT_PATH "/etc/pam_buildkite/policy.yaml"
+/* the compiled policy (pb_policy_compile) is the policy's path + this */
+#define PB_SNAPSHOT_SUFFIX ".compiled"
 
 /* Signature algorithms a policy may allow (token.algorithms). */
 enum pb_alg {
@@ -66,10 +68,28 @@ struct pb_error {
 
 struct pb_policy;
 
-/* Reads and strictly validates the file at path (and its includes).
- * Returns 0 and sets *out, or -1 with err filled (file:line:column). */
+/* Reads the policy at path (and its includes) for a decision: from its
+ * snapshot (pb_policy_compile) when the files are byte for byte the ones
+ * it was made from, else parsed and strictly validated as
+ * pb_policy_parse does. Returns 0 and sets *out, or -1 with err filled
+ * (file:line:column). */
 int pb_policy_load(const char *path, struct pb_policy **out,
     struct pb_error *err);
+
+/* The same, always from the YAML, every pattern compiled: what
+ * "pam-buildkite check" validates. */
+int pb_policy_parse(const char *path, struct pb_policy **out,
+    struct pb_error *err);
+
+/* Parses the policy at path (an absolute path) and writes its snapshot,
+ * path + ".compiled", atomically. Returns 0 with a summary in msg, or -1
+ * with the error. */
+int pb_policy_compile(const char *path, char *msg, size_t msglen);
+
+/* Would pb_policy_load use the snapshot now? 0 yes, 1 there is none, -1
+ * it is stale or unusable (why in msg); -1 also when the policy itself
+ * cannot be read. */
+int pb_policy_snapshot_state(const char *path, char *msg, size_t msglen);
 void pb_policy_free(struct pb_policy *pol);
 
 const struct pb_config *pb_policy_config(const struct pb_policy *pol);
@@ -84,6 +104,7 @@ struct pb_decision {
 	enum pb_verdict verdict;
 	const char *rule;   /* the deciding rule's name (owned by the
 			       policy), NULL for NO_RULE */
+	char error[256];    /* why pb_policy_decide returned -1 */
 };
 
 /* Called once per rule, in order, when a trace is wanted (the admin
@@ -93,8 +114,9 @@ typedef void (*pb_trace_fn)(void *ctx, const char *rule, bool matched,
     const char *why);
 
 /* claims: the verified JWT payload (a JSON object). rhost may be NULL
- * (Unix-socket connections have none). Returns 0, or -1 on an internal
- * failure (out of memory), which the caller treats as a denial. */
+ * (Unix-socket connections have none). Returns 0, or -1 with out->error
+ * on a failure (out of memory, or a snapshot's regex that glibc refuses
+ * now), which the caller treats as a denial. */
 int pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
     const char *role, const char *rhost, struct pb_decision *out,
     pb_trace_fn trace, void *trace_ctx);

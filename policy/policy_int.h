@@ -24,8 +24,13 @@ struct pb_item {
 	size_t len;
 	bool neg;
 	bool is_re;
-	bool re_ok;             /* re holds a compiled regex to free */
-	regex_t re;
+	regex_t *re;            /* compiled, or NULL: compiled when used
+				   (a snapshot's); out of line, since most
+				   items are no regex */
+	/* regex items: a literal every matching value contains, the bytes
+	 * text[must_off .. must_off + must_len) of the regex itself, so a
+	 * value without it skips regexec; must_len 0: none */
+	size_t must_off, must_len;
 };
 
 struct pb_pattern {
@@ -67,18 +72,61 @@ struct pb_rule {
 	size_t n_roles;
 };
 
+/* A policy read from a snapshot (policy_snapshot.c): its rules' strings
+ * point into buf and their arrays are slices of these four. */
+struct pb_snapmem {
+	char *buf;
+	struct pb_cond *conds;
+	struct pb_item *items;
+	struct pb_cidr *cidrs;
+	struct pb_role *roles;
+};
+
 struct pb_policy {
 	struct pb_config cfg;
 	struct pb_rule *rules;
 	size_t n_rules;
 	size_t cap_rules;
+	struct pb_snapmem *snap;        /* NULL: loaded from YAML */
 };
+
+/* The files a load read, kept for pb_policy_compile: the policy first,
+ * then the include pattern's matches in glob order. */
+struct pb_source {
+	char *path;
+	char *data;
+	size_t len;
+};
+
+struct pb_sources {
+	struct pb_source *v;
+	size_t n;
+	char *include;          /* the pattern, NULL without include: */
+};
+
+/* policy_load.c: pb_policy_parse, keeping the files read in keep (the
+ * caller frees them with pb_sources_free). */
+int pb_policy_parse_keep(const char *path, struct pb_sources *keep,
+    struct pb_policy **out, struct pb_error *err);
+void pb_sources_free(struct pb_sources *s);
+
+/* policy_snapshot.c: the rules of path's snapshot when the policy and
+ * its includes are the files it was made from. Returns 0 and sets *out;
+ * 1 when there is no snapshot; -1 when it is stale or unusable, with
+ * why. */
+int pb_snapshot_load(const char *path, struct pb_policy **out, char *why,
+    size_t whylen);
 
 /* policy_match.c: compilation helpers the loader calls. Each returns 0,
  * or -1 with a plain-words reason in msg (which says "out of memory"
  * when that was the cause). */
 int pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
     char *msg, size_t msglen);
+/* Fills it for the item text (len bytes, NUL-terminated, kept by
+ * reference): checks it as pb_pattern_add does, and compiles a regex
+ * only when compile is set (else item_match compiles it when used). */
+int pb_item_init(struct pb_item *it, char *text, size_t len, bool neg,
+    bool is_re, bool compile, char *msg, size_t msglen);
 void pb_pattern_free(struct pb_pattern *p);
 int pb_cidr_parse(const char *s, struct pb_cidr *out, char *msg,
     size_t msglen);
@@ -86,6 +134,11 @@ int pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
     size_t msglen);
 bool pb_claim_known(const char *name, size_t len);
 void pb_rule_free(struct pb_rule *r);
+
+/* Sets text[*off .. *off + *mlen) of the regex re (len bytes) to a
+ * literal that every value matching "^(" re ")$" contains; *mlen is 0
+ * when there is none to be sure of. */
+void pb_regex_must(const char *re, size_t len, size_t *off, size_t *mlen);
 
 /* Writes s (len bytes) into buf as a double-quoted string with control
  * characters, quotes and backslashes escaped, cut short with "..." when

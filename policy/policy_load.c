@@ -27,6 +27,7 @@
 
 #include <yaml.h>
 
+#include "msg.h"
 #include "policy_int.h"
 
 #define MAX_FILE        (4 * 1024 * 1024)
@@ -60,6 +61,7 @@ struct loader {
 	const char *from;       /* "file:line:col" of the include: key */
 	char *dir;              /* absolute directory of file, lazily */
 	bool include;           /* an included file: rules only */
+	struct pb_sources *keep;        /* the files read, for a snapshot */
 };
 
 /* ------------------------------------------------------------- errors */
@@ -1493,6 +1495,12 @@ load_main(struct loader *l, const struct node *root)
 		} else if (key_is(k, "include")) {
 			inc = v;
 			r = set_path(l, v, "include", &pattern);
+			if (r == 0 && l->keep != NULL) {
+				free(l->keep->include);
+				if ((l->keep->include = strdup(pattern)) ==
+				    NULL)
+					r = oom(l, v);
+			}
 		} else if (key_is(k, "rules")) {
 			r = load_rules(l, v);
 		} else {
@@ -1538,6 +1546,33 @@ load_included(struct loader *l, const struct node *root)
 	return 0;
 }
 
+/* Keeps a file's bytes for the snapshot; takes buf either way. */
+static int
+keep_source(struct loader *l, char *buf, size_t len)
+{
+	struct pb_sources *k = l->keep;
+	struct pb_source *v;
+
+	if (k == NULL) {
+		free(buf);
+		return 0;
+	}
+	v = reallocarray(k->v, k->n + 1, sizeof(*v));
+	if (v == NULL) {
+		free(buf);
+		return oom(l, NULL);
+	}
+	k->v = v;
+	v[k->n].data = buf;
+	v[k->n].len = len;
+	if ((v[k->n].path = strdup(l->file)) == NULL) {
+		free(buf);
+		return oom(l, NULL);
+	}
+	k->n++;
+	return 0;
+}
+
 static int
 load_file(struct loader *l)
 {
@@ -1550,7 +1585,8 @@ load_file(struct loader *l)
 	if (read_file(l, l->file, &buf, &len) < 0)
 		return -1;
 	rc = parse_tree(l, &a, buf, len, &root);
-	free(buf);
+	if (keep_source(l, buf, len) < 0)
+		rc = -1;
 	if (rc == 0)
 		rc = l->include ? load_included(l, root) : load_main(l, root);
 	arena_free(&a);
@@ -1626,6 +1662,7 @@ load_includes(struct loader *l, const struct node *inc, const char *pattern)
 		sub.file = g.gl_pathv[i];
 		sub.from = where;
 		sub.include = true;
+		sub.keep = l->keep;
 		rc = load_file(&sub);
 		free(sub.dir);
 	}
@@ -1670,25 +1707,14 @@ config_defaults(struct pb_config *c)
 	return c->token.issuer && c->jwks.url && c->jwks.cache ? 0 : -1;
 }
 
-int
-pb_policy_load(const char *path, struct pb_policy **out,
+static int
+parse(const char *path, struct pb_sources *keep, struct pb_policy **out,
     struct pb_error *err)
 {
-	struct pb_error scratch;
 	struct pb_policy *pol;
 	struct loader l;
 	int rc;
 
-	if (err == NULL)
-		err = &scratch;
-	err->text[0] = '\0';
-	if (out == NULL)
-		return -1;
-	*out = NULL;
-	if (path == NULL || path[0] == '\0') {
-		snprintf(err->text, sizeof(err->text), "no policy file given");
-		return -1;
-	}
 	pol = calloc(1, sizeof(*pol));
 	if (pol == NULL || config_defaults(&pol->cfg) < 0) {
 		snprintf(err->text, sizeof(err->text), "%s: out of memory",
@@ -1700,6 +1726,7 @@ pb_policy_load(const char *path, struct pb_policy **out,
 	l.err = err;
 	l.pol = pol;
 	l.file = path;
+	l.keep = keep;
 	rc = load_file(&l);
 	free(l.dir);
 	if (rc == 0)
@@ -1715,6 +1742,84 @@ pb_policy_load(const char *path, struct pb_policy **out,
 	return 0;
 }
 
+static int
+start(const char *path, struct pb_policy **out, struct pb_error **err,
+    struct pb_error *scratch)
+{
+	if (*err == NULL)
+		*err = scratch;
+	(*err)->text[0] = '\0';
+	if (out == NULL)
+		return -1;
+	*out = NULL;
+	if (path == NULL || path[0] == '\0') {
+		snprintf((*err)->text, sizeof((*err)->text),
+		    "no policy file given");
+		return -1;
+	}
+	return 0;
+}
+
+int
+pb_policy_parse_keep(const char *path, struct pb_sources *keep,
+    struct pb_policy **out, struct pb_error *err)
+{
+	struct pb_error scratch;
+
+	if (start(path, out, &err, &scratch) < 0)
+		return -1;
+	return parse(path, keep, out, err);
+}
+
+int
+pb_policy_parse(const char *path, struct pb_policy **out,
+    struct pb_error *err)
+{
+	return pb_policy_parse_keep(path, NULL, out, err);
+}
+
+int
+pb_policy_load(const char *path, struct pb_policy **out,
+    struct pb_error *err)
+{
+	struct pb_error scratch;
+
+	if (start(path, out, &err, &scratch) < 0)
+		return -1;
+	/* a snapshot is looked for only beside a policy named by its
+	 * absolute path, as the PAM service file names it */
+	if (path[0] == '/' && pb_snapshot_load(path, out, NULL, 0) == 0)
+		return 0;
+	return parse(path, NULL, out, err);
+}
+
+int
+pb_policy_snapshot_state(const char *path, char *msg, size_t msglen)
+{
+	struct pb_policy *pol = NULL;
+	int rc;
+
+	if (path == NULL)
+		return -1;
+	rc = pb_snapshot_load(path, &pol, msg, msglen);
+	pb_policy_free(pol);
+	return rc;
+}
+
+void
+pb_sources_free(struct pb_sources *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		free(s->v[i].path);
+		free(s->v[i].data);
+	}
+	free(s->v);
+	free(s->include);
+	memset(s, 0, sizeof(*s));
+}
+
 void
 pb_policy_free(struct pb_policy *pol)
 {
@@ -1722,8 +1827,18 @@ pb_policy_free(struct pb_policy *pol)
 
 	if (pol == NULL)
 		return;
-	for (i = 0; i < pol->n_rules; i++)
-		pb_rule_free(&pol->rules[i]);
+	if (pol->snap != NULL) {
+		/* the rules are slices of these blocks */
+		free(pol->snap->conds);
+		free(pol->snap->items);
+		free(pol->snap->cidrs);
+		free(pol->snap->roles);
+		free(pol->snap->buf);
+		free(pol->snap);
+	} else {
+		for (i = 0; i < pol->n_rules; i++)
+			pb_rule_free(&pol->rules[i]);
+	}
 	free(pol->rules);
 	config_free(&pol->cfg);
 	free(pol);

@@ -94,6 +94,15 @@ pb_quote(char *buf, size_t buflen, const char *s, size_t len, size_t max)
 	buf[o] = '\0';
 }
 
+/* pb_quote's result for a message: called only on the way to an error,
+ * so loading a policy does not quote what it accepts. */
+static const char *
+qt(char q[160], const char *s, size_t len)
+{
+	pb_quote(q, 160, s, len, 64);
+	return q;
+}
+
 bool
 pb_claim_known(const char *name, size_t len)
 {
@@ -193,9 +202,9 @@ repetition_at(const char *re, size_t len, size_t i, size_t *copies,
 }
 
 static int
-regex_scan(const char *re, size_t len, const char *q, char *msg,
-    size_t msglen)
+regex_scan(const char *re, size_t len, char *msg, size_t msglen)
 {
+	char q[160];
 	/* cost[d]: of open group d so far; last: of the atom or group a
 	 * repetition would repeat */
 	struct re_cost cost[REGEX_MAX_DEPTH + 1], last = { 0, 0 };
@@ -212,7 +221,7 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 			if (repeated) {
 				pb_msg(msg, msglen, "regex %s: a repetition "
 				    "of a repetition (such as a** or a+?) is "
-				    "not allowed", q);
+				    "not allowed", qt(q, re, len));
 				return -1;
 			}
 			/* the copies beyond the first are new */
@@ -230,7 +239,7 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 		if (c == '\\') {
 			if (i + 1 < len && re[i + 1] >= '1' && re[i + 1] <= '9') {
 				pb_msg(msg, msglen, "regex %s: back-references "
-				    "are not supported", q);
+				    "are not supported", qt(q, re, len));
 				return -1;
 			}
 			i += 2;
@@ -261,7 +270,8 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 		} else if (c == '(') {
 			if (depth == REGEX_MAX_DEPTH) {
 				pb_msg(msg, msglen, "regex %s: groups nested "
-				    "deeper than %d", q, REGEX_MAX_DEPTH);
+				    "deeper than %d", qt(q, re, len),
+				    REGEX_MAX_DEPTH);
 				return -1;
 			}
 			cost[++depth] = (struct re_cost){ 0, 0 };
@@ -271,7 +281,8 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 		} else if (c == ')') {
 			if (depth == 0) {
 				pb_msg(msg, msglen, "regex %s: unbalanced ')' "
-				    "(write \\) for a literal parenthesis)", q);
+				    "(write \\) for a literal parenthesis)",
+				    qt(q, re, len));
 				return -1;
 			}
 			last = cost[depth--];
@@ -295,44 +306,163 @@ regex_scan(const char *re, size_t len, const char *q, char *msg,
 check:
 		if (cost[depth].atoms > REGEX_MAX_ATOMS) {
 			pb_msg(msg, msglen, "regex %s is too complex: its "
-			    "repetitions expand to more than %d items", q,
-			    REGEX_MAX_ATOMS);
+			    "repetitions expand to more than %d items",
+			    qt(q, re, len), REGEX_MAX_ATOMS);
 			return -1;
 		}
 		if (cost[depth].branches > REGEX_MAX_BRANCHES) {
 			pb_msg(msg, msglen, "regex %s is too complex: more "
 			    "than %d optional parts and alternatives (?, *, "
-			    "+, {m,n}, |, counted in every copy)", q,
-			    REGEX_MAX_BRANCHES);
+			    "+, {m,n}, |, counted in every copy)",
+			    qt(q, re, len), REGEX_MAX_BRANCHES);
 			return -1;
 		}
 	}
 	if (depth != 0) {
-		pb_msg(msg, msglen, "invalid regex %s: unbalanced '('", q);
+		pb_msg(msg, msglen, "invalid regex %s: unbalanced '('",
+		    qt(q, re, len));
 		return -1;
 	}
 	return 0;
 }
 
+/* Bytes that stand for themselves anywhere outside a bracket expression
+ * or an escape in a glibc ERE (and in any locale whose multibyte
+ * characters are all non-ASCII bytes). */
+static bool
+must_plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("-_/:@=,~%#!<>;&'\" ", c) != NULL);
+}
+
+/*
+ * A literal that every value matching the wrapped regex contains, like
+ * GNU grep's "must" strings: item_match tries memmem first, so a value
+ * without it skips regexec (and regcomp, for a snapshot's regex). Not
+ * static so tests/test_regex_must.c can check it against glibc.
+ *
+ * A deny rule wrongly judged "cannot match" would let a login through,
+ * so this is deliberately conservative: the longest (first) run of plain
+ * bytes outside groups, bracket expressions and escapes, none of them
+ * repeated or made optional, and nothing when there is a '|' outside
+ * groups, a ')' that would close the wrapping group, or anywhere a '^',
+ * a '$', a NUL (regcomp would stop there) or a non-ASCII byte (in a
+ * multibyte locale other than UTF-8, an ASCII byte may be the second
+ * half of a character, so brackets and repetitions may not be where
+ * this byte-wise scan sees them).
+ */
+void
+pb_regex_must(const char *re, size_t len, size_t *off, size_t *mlen)
+{
+	size_t i, depth = 0, run = 0, run_off = 0, best_off = 0,
+	    best_len = 0;
+
+	*off = 0;
+	*mlen = 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)re[i];
+
+		if (c == '\0' || c >= 0x80 || c == '^' || c == '$')
+			return;
+	}
+	i = 0;
+	while (i < len) {
+		unsigned char c = (unsigned char)re[i];
+		size_t at = i;
+		bool lit = false;
+
+		if (must_plain(c)) {
+			char n = i + 1 < len ? re[i + 1] : '\0';
+
+			/* a repeated byte may be absent or stand apart */
+			lit = depth == 0 && n != '*' && n != '+' && n != '?' &&
+			    n != '{';
+			i++;
+		} else if (c == '\\') {
+			/* \w, \<, \` ... are no literals: skip any escape */
+			i = i + 2 < len ? i + 2 : len;
+		} else if (c == '[') {
+			/* as regex_scan: ']' first is a literal, and
+			 * [:class:], [=x=], [.x.] may hold a ']' */
+			i++;
+			if (i < len && re[i] == '^')
+				i++;
+			if (i < len && re[i] == ']')
+				i++;
+			while (i < len && re[i] != ']') {
+				if (re[i] == '[' && i + 1 < len &&
+				    (re[i + 1] == ':' || re[i + 1] == '=' ||
+				    re[i + 1] == '.')) {
+					char end = re[i + 1];
+
+					i += 2;
+					while (i + 1 < len &&
+					    !(re[i] == end && re[i + 1] == ']'))
+						i++;
+					i = i + 2 < len ? i + 2 : len;
+					continue;
+				}
+				i++;
+			}
+			if (i >= len)
+				return;         /* unterminated */
+			i++;
+		} else if (c == '{') {
+			/* a bound: its digits are no literals */
+			i++;
+			while (i < len && ((re[i] >= '0' && re[i] <= '9') ||
+			    re[i] == ','))
+				i++;
+			if (i < len && re[i] == '}')
+				i++;
+		} else if (c == '(') {
+			depth++;
+			i++;
+		} else if (c == ')') {
+			if (depth == 0)
+				return;         /* would close "^(" */
+			depth--;
+			i++;
+		} else if (c == '|') {
+			if (depth == 0)
+				return;
+			i++;
+		} else {
+			i++;
+		}
+		if (!lit) {
+			run = 0;
+			continue;
+		}
+		if (run++ == 0)
+			run_off = at;
+		if (run > best_len) {
+			best_len = run;
+			best_off = run_off;
+		}
+	}
+	if (depth != 0)
+		return;
+	*off = best_off;
+	*mlen = best_len;
+}
+
+/* Compiles the item's regex, anchored, into re: 0, or -1 with why. */
 static int
-regex_compile(struct pb_item *it, char *msg, size_t msglen)
+regex_build(const struct pb_item *it, regex_t *re, char *msg, size_t msglen)
 {
 	char errbuf[256], q[160];
 	char *wrapped;
 	int rc;
 
-	if (it->len == 0) {
-		pb_msg(msg, msglen, "empty regex //");
-		return -1;
-	}
 	/* Balanced parentheses are the one thing wrapping could change
 	 * (a stray ')' would close our group and escape the anchors), so
 	 * once they are checked a single compile of the wrapped form both
-	 * validates and builds the regex: every login loads the policy. */
-	pb_quote(q, sizeof(q), it->text, it->len, 64);
-	if (regex_scan(it->text, it->len, q, msg, msglen) < 0)
+	 * validates and builds the regex. */
+	if (regex_scan(it->text, it->len, msg, msglen) < 0)
 		return -1;
-
 	/* POSIX ERE has no (?:...); a plain group is fine with REG_NOSUB
 	 * left off only so decide can double-check the match span */
 	wrapped = malloc(it->len + 5);
@@ -343,14 +473,54 @@ regex_compile(struct pb_item *it, char *msg, size_t msglen)
 	memcpy(wrapped, "^(", 2);
 	memcpy(wrapped + 2, it->text, it->len);
 	memcpy(wrapped + 2 + it->len, ")$", 3);
-	rc = regcomp(&it->re, wrapped, REG_EXTENDED);
+	rc = regcomp(re, wrapped, REG_EXTENDED);
 	free(wrapped);
 	if (rc != 0) {
-		regerror(rc, &it->re, errbuf, sizeof(errbuf));
-		pb_msg(msg, msglen, "invalid regex %s: %s", q, errbuf);
+		regerror(rc, re, errbuf, sizeof(errbuf));
+		pb_msg(msg, msglen, "invalid regex %s: %s",
+		    qt(q, it->text, it->len), errbuf);
 		return -1;
 	}
-	it->re_ok = true;
+	return 0;
+}
+
+int
+pb_item_init(struct pb_item *it, char *text, size_t len, bool neg,
+    bool is_re, bool compile, char *msg, size_t msglen)
+{
+	memset(it, 0, sizeof(*it));
+	if (len == 0 && !is_re) {
+		pb_msg(msg, msglen, "empty pattern item");
+		return -1;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		pb_msg(msg, msglen, "NUL byte in pattern");
+		return -1;
+	}
+	it->text = text;
+	it->len = len;
+	it->neg = neg;
+	it->is_re = is_re;
+	if (!is_re)
+		return 0;
+	if (len == 0) {
+		pb_msg(msg, msglen, "empty regex //");
+		return -1;
+	}
+	pb_regex_must(text, len, &it->must_off, &it->must_len);
+	if (compile) {
+		regex_t *re = malloc(sizeof(*re));
+
+		if (re == NULL) {
+			pb_msg(msg, msglen, "out of memory");
+			return -1;
+		}
+		if (regex_build(it, re, msg, msglen) < 0) {
+			free(re);
+			return -1;
+		}
+		it->re = re;
+	}
 	return 0;
 }
 
@@ -359,8 +529,9 @@ pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
     char *msg, size_t msglen)
 {
 	struct pb_item it;
+	bool neg = false, is_re = false;
+	char *text;
 
-	memset(&it, 0, sizeof(it));
 	if (len == 0) {
 		pb_msg(msg, msglen, "empty pattern item");
 		return -1;
@@ -370,7 +541,7 @@ pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
 		return -1;
 	}
 	if (item[0] == '!') {
-		it.neg = true;
+		neg = true;
 		item++;
 		len--;
 		if (len == 0) {
@@ -379,18 +550,19 @@ pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
 		}
 	}
 	if (len >= 2 && item[0] == '/' && item[len - 1] == '/') {
-		it.is_re = true;
+		is_re = true;
 		item++;
 		len -= 2;
 	}
-	it.text = strndup(item, len);
-	if (it.text == NULL) {
+	text = strndup(item, len);
+	if (text == NULL) {
 		pb_msg(msg, msglen, "out of memory");
 		return -1;
 	}
-	it.len = len;
-	if (it.is_re && regex_compile(&it, msg, msglen) < 0) {
-		free(it.text);
+	/* a policy parsed from YAML compiles every regex: that validates
+	 * them, and the parse costs more than the compiling anyway */
+	if (pb_item_init(&it, text, len, neg, is_re, true, msg, msglen) < 0) {
+		free(text);
 		return -1;
 	}
 
@@ -400,8 +572,9 @@ pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
 		struct pb_item *n = reallocarray(p->items, cap, sizeof(*n));
 
 		if (n == NULL) {
-			if (it.re_ok)
-				regfree(&it.re);
+			if (it.re != NULL)
+				regfree(it.re);
+			free(it.re);
 			free(it.text);
 			pb_msg(msg, msglen, "out of memory");
 			return -1;
@@ -420,8 +593,9 @@ pb_pattern_free(struct pb_pattern *p)
 	if (p == NULL)
 		return;
 	for (i = 0; i < p->n; i++) {
-		if (p->items[i].re_ok)
-			regfree(&p->items[i].re);
+		if (p->items[i].re != NULL)
+			regfree(p->items[i].re);
+		free(p->items[i].re);
 		free(p->items[i].text);
 	}
 	free(p->items);
@@ -455,37 +629,56 @@ glob_match(const char *p, size_t plen, const char *s, size_t slen)
 	return pi == plen;
 }
 
-static bool
-item_match(const struct pb_item *it, const char *v, size_t len)
+/* 1 when the item matches the whole value, 0 when not, -1 when its
+ * regex cannot be compiled now (why in msg). A snapshot's regexes are
+ * compiled here, only those a login reaches, and only once the value
+ * holds their literal. */
+static int
+item_match(const struct pb_item *it, const char *v, size_t len, char *msg,
+    size_t msglen)
 {
+	regex_t local;
 	regmatch_t m;
+	int rc;
 
 	if (!it->is_re)
 		return glob_match(it->text, it->len, v, len);
+	if (it->must_len > 0 &&
+	    memmem(v, len, it->text + it->must_off, it->must_len) == NULL)
+		return 0;
+	if (it->re == NULL && regex_build(it, &local, msg, msglen) < 0)
+		return -1;
 	/* the anchors already force a whole-value match; checking the span
 	 * too keeps a surprise in the regex engine from widening access */
-	if (regexec(&it->re, v, 1, &m, 0) != 0)
-		return false;
-	return m.rm_so == 0 && (size_t)m.rm_eo == len;
+	rc = regexec(it->re != NULL ? it->re : &local, v, 1, &m, 0) == 0 &&
+	    m.rm_so == 0 && (size_t)m.rm_eo == len;
+	if (it->re == NULL)
+		regfree(&local);
+	return rc;
 }
 
-/* v is NUL-terminated and holds no other NUL (regexec needs that). */
-static bool
-pattern_match(const struct pb_pattern *p, const char *v, size_t len)
+/* v is NUL-terminated and holds no other NUL (regexec needs that).
+ * 1 match, 0 not, -1 a regex that cannot be compiled (why in msg). */
+static int
+pattern_match(const struct pb_pattern *p, const char *v, size_t len,
+    char *msg, size_t msglen)
 {
 	bool has_pos = false, pos_hit = false;
 	size_t i;
+	int m;
 
 	for (i = 0; i < p->n; i++) {
 		const struct pb_item *it = &p->items[i];
 
-		if (it->neg) {
-			if (item_match(it, v, len))
-				return false;
-		} else {
+		if (!it->neg && pos_hit)
+			continue;
+		if ((m = item_match(it, v, len, msg, msglen)) < 0)
+			return -1;
+		if (it->neg && m)
+			return 0;
+		if (!it->neg) {
 			has_pos = true;
-			if (!pos_hit && item_match(it, v, len))
-				pos_hit = true;
+			pos_hit = m;
 		}
 	}
 	return !has_pos || pos_hit;
@@ -537,11 +730,10 @@ int
 pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
     size_t msglen)
 {
-	char q[96];
+	char q[160];
 	size_t i, literal = 0;
 
 	*tmpl = false;
-	pb_quote(q, sizeof(q), s, len, 64);
 	if (len == 0) {
 		pb_msg(msg, msglen, "empty role name");
 		return -1;
@@ -551,11 +743,12 @@ pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
 
 		if (c < 0x20 || c == 0x7f) {
 			pb_msg(msg, msglen, "role %s contains a control "
-			    "character", q);
+			    "character", qt(q, s, len));
 			return -1;
 		}
 		if (c == '}') {
-			pb_msg(msg, msglen, "role %s has unbalanced braces", q);
+			pb_msg(msg, msglen, "role %s has unbalanced braces",
+			    qt(q, s, len));
 			return -1;
 		}
 		if (c == '{') {
@@ -567,11 +760,11 @@ pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
 				j++;
 			if (j >= len || s[j] != '}') {
 				pb_msg(msg, msglen, "role %s has unbalanced "
-				    "braces", q);
+				    "braces", qt(q, s, len));
 				return -1;
 			}
-			pb_quote(cq, sizeof(cq), name, j - i - 1, 64);
 			if (!pb_claim_known(name, j - i - 1)) {
+				pb_quote(cq, sizeof(cq), name, j - i - 1, 64);
 				pb_msg(msg, msglen, "role %s names an unknown "
 				    "claim %s (expected one of: iss, sub, aud, "
 				    "jti, organization_slug, organization_id, "
@@ -580,7 +773,7 @@ pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
 				    "build_id, build_source, step_key, job_id, "
 				    "agent_id, cluster_id, cluster_name, "
 				    "queue_id, queue_key, runner_environment, "
-				    "agent_tag:NAME)", q, cq);
+				    "agent_tag:NAME)", qt(q, s, len), cq);
 				return -1;
 			}
 			*tmpl = true;
@@ -590,8 +783,8 @@ pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
 		literal++;
 	}
 	if (literal > PB_ROLE_MAX) {
-		pb_msg(msg, msglen, "role %s is longer than %d bytes", q,
-		    PB_ROLE_MAX);
+		pb_msg(msg, msglen, "role %s is longer than %d bytes",
+		    qt(q, s, len), PB_ROLE_MAX);
 		return -1;
 	}
 	return 0;
@@ -773,9 +966,12 @@ cidr_match(const struct pb_cidr *c, const struct rhost_addr *a)
 
 /* Do all of the rule's conditions hold? why (may be NULL) says which
  * failed first. */
-static bool
+/* 1 when every condition holds, 0 when one does not (why), -1 when a
+ * regex cannot be compiled (the error in err). */
+static int
 conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
-    const struct rhost_addr *a, char *why, size_t whylen)
+    const struct rhost_addr *a, char *why, size_t whylen, char *err,
+    size_t errlen)
 {
 	size_t i;
 
@@ -791,28 +987,32 @@ conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
 			break;
 		case CLAIM_ABSENT:
 			pb_msg(why, whylen, "%s is absent", c->claim);
-			return false;
+			return 0;
 		case CLAIM_NULL:
 			pb_msg(why, whylen, "%s is null", c->claim);
-			return false;
+			return 0;
 		case CLAIM_TYPE:
 			pb_msg(why, whylen, "%s is not a string or an integer",
 			    c->claim);
-			return false;
+			return 0;
 		case CLAIM_NUL:
 			pb_msg(why, whylen, "%s contains a NUL byte", c->claim);
-			return false;
+			return 0;
 		}
-		if (!pattern_match(&c->pat, v, len)) {
-			if (why != NULL) {
-				pb_quote(qv, sizeof(qv), v, len, 64);
-				pb_quote(qp, sizeof(qp), c->pat.display,
-				    strlen(c->pat.display), 64);
-				pb_msg(why, whylen, "%s %s does not match %s",
-				    c->label, qv, qp);
-			}
-			return false;
+		switch (pattern_match(&c->pat, v, len, err, errlen)) {
+		case 1:
+			continue;
+		case -1:
+			return -1;
 		}
+		if (why != NULL) {
+			pb_quote(qv, sizeof(qv), v, len, 64);
+			pb_quote(qp, sizeof(qp), c->pat.display,
+			    strlen(c->pat.display), 64);
+			pb_msg(why, whylen, "%s %s does not match %s",
+			    c->label, qv, qp);
+		}
+		return 0;
 	}
 	if (r->n_from > 0) {
 		char qh[160];
@@ -821,7 +1021,7 @@ conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
 			pb_msg(why, whylen, "no rhost (a Unix-socket "
 			    "connection) and the rule requires from %s",
 			    r->from_display);
-			return false;
+			return 0;
 		}
 		if (!a->v4 && !a->v6) {
 			if (why != NULL) {
@@ -830,7 +1030,7 @@ conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
 				pb_msg(why, whylen, "rhost %s is not a numeric "
 				    "address", qh);
 			}
-			return false;
+			return 0;
 		}
 		for (i = 0; i < r->n_from; i++)
 			if (cidr_match(&r->from[i], a))
@@ -838,10 +1038,10 @@ conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
 		if (i == r->n_from) {
 			pb_msg(why, whylen, "rhost %s is not in %s", rhost,
 			    r->from_display);
-			return false;
+			return 0;
 		}
 	}
-	return true;
+	return 1;
 }
 
 /* Does the rule (whose conditions hold) cover role? */
@@ -908,6 +1108,7 @@ pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
 		return -1;
 	out->verdict = PB_VERDICT_NO_RULE;
 	out->rule = NULL;
+	snprintf(out->error, sizeof(out->error), "out of memory");
 	if (pol == NULL)
 		return -1;
 	rolelen = role != NULL ? strlen(role) : 0;
@@ -918,9 +1119,17 @@ pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
 		char why[PB_MSG_MAX];
 		char *w = trace != NULL ? why : NULL;
 		bool matched;
+		int held;
 
 		why[0] = '\0';
-		matched = conds_hold(r, claims, rhost, &addr, w, sizeof(why)) &&
+		held = conds_hold(r, claims, rhost, &addr, w, sizeof(why),
+		    out->error, sizeof(out->error));
+		if (held < 0) {
+			if (trace != NULL)
+				trace(trace_ctx, r->name, false, out->error);
+			return -1;
+		}
+		matched = held &&
 		    rule_covers(r, claims, role, rolelen, w, sizeof(why));
 		if (matched) {
 			if (r->deny && deny == NULL)

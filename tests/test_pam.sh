@@ -219,4 +219,28 @@ pt "$fresh" api_migrator
 ok $rc "... and once fixed, that token logs in"
 SERVICE=buildkite
 
+# A compiled policy: logins take the rules from the snapshot while the
+# YAML is what it was compiled from, and from the YAML once it is not.
+write_policy "$TMP/compiled.yaml"
+svc compiled "config=$TMP/compiled.yaml"
+SERVICE=compiled
+"$TOOL" compile -c "$TMP/compiled.yaml" >"$TMP/compile.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] || sed "s/^/# /" "$TMP/compile.out"
+[ $rc -eq 0 ]
+ok $? "pam-buildkite compile writes the snapshot"
+pt "$good" api_migrator -I rhost=10.1.2.3
+ok $rc "with the snapshot, the valid token logs in as api_migrator"
+audit_has "$LOG" 'result=allow reason=ok role=api_migrator service=compiled .*rule="api migrations from main"$'
+ok $? "... audited exactly as from the YAML"
+pt "$good" api_admin
+audit_has "$LOG" 'result=deny reason=denied role=api_admin .*rule="never from UI builds"'
+ok $? "... and the deny rule still wins"
+# the snapshot says ci_reader is allowed; the edited YAML says nobody is
+sed -i 's/roles: \[ci_reader, "ci_{pipeline_slug}"\]/roles: [nobody_at_all]/' "$TMP/compiled.yaml"
+pt "$ec" ci_reader
+audit_has "$LOG" 'result=deny reason=no_rule role=ci_reader service=compiled '
+ok $? "an edit the snapshot predates takes effect at the next login"
+SERVICE=buildkite
+
 done_testing

@@ -25,6 +25,9 @@
 #include "tap.h"
 
 static char tmpdir[PATH_MAX];
+/* TEST_POLICY_COMPILED=1: every policy that parses is compiled first and
+ * read back from its snapshot, so each case checks the snapshot too. */
+static bool compiled;
 
 #define HDR "version: 1\ntoken:\n  audience: pg\n  organization: acme\n"
 
@@ -74,6 +77,17 @@ load_text(const char *text, struct pb_error *err)
 	struct pb_policy *pol = NULL;
 
 	write_str("p.yaml", text);
+	if (compiled) {
+		char msg[1024];
+
+		unlink(path_of("p.yaml" PB_SNAPSHOT_SUFFIX));
+		if (pb_policy_compile(path_of("p.yaml"), msg, sizeof(msg)) ==
+		    0 && pb_policy_snapshot_state(path_of("p.yaml"), msg,
+		    sizeof(msg)) != 0) {
+			diag("compiled, but the snapshot is not used: %s", msg);
+			exit(99);
+		}
+	}
 	if (pb_policy_load(path_of("p.yaml"), &pol, err) != 0)
 		return NULL;
 	return pol;
@@ -1459,6 +1473,174 @@ test_caps(void)
 	free(buf);
 }
 
+/* ----------------------------------------------------------- snapshot */
+
+static int
+state(const char *what, int want)
+{
+	char msg[1024] = "";
+	int rc = pb_policy_snapshot_state(path_of("s.yaml"), msg, sizeof(msg));
+
+	if (!ok(rc == want, "snapshot: %s", what))
+		diag("state %d (%s), want %d", rc, msg, want);
+	else if (getenv("TEST_POLICY_VERBOSE") != NULL)
+		diag("%s", msg);
+	return rc;
+}
+
+/* Loads s.yaml (however pb_policy_load chooses) and asks for role x. */
+static void
+expect_s(const char *role, enum pb_verdict v, const char *rule,
+    const char *what)
+{
+	struct pb_policy *pol = NULL;
+	struct pb_error err;
+	json_t *claims = make_claims(NULL, NULL);
+
+	if (!ok(pb_policy_load(path_of("s.yaml"), &pol, &err) == 0,
+	    "snapshot: %s: loads", what))
+		diag("%s", err.text);
+	else
+		check_decision(pol, claims, role, NULL, v, rule, what);
+	pb_policy_free(pol);
+	json_decref(claims);
+}
+
+static void
+compile_s(const char *what)
+{
+	char msg[1024];
+
+	if (!ok(pb_policy_compile(path_of("s.yaml"), msg, sizeof(msg)) == 0,
+	    "snapshot: compile %s", what))
+		diag("%s", msg);
+}
+
+/* Replaces every from by to (as long) in the snapshot. */
+static bool
+patch_snapshot(const char *from, const char *to)
+{
+	char *p = path_of("s.yaml" PB_SNAPSHOT_SUFFIX), buf[65536], *hit;
+	size_t n;
+	bool patched = false;
+	FILE *f = fopen(p, "r+");
+
+	if (f == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf), f);
+	for (hit = buf; (hit = memmem(hit, n - (size_t)(hit - buf), from,
+	    strlen(from))) != NULL; hit += strlen(to)) {
+		memcpy(hit, to, strlen(to));
+		patched = true;
+	}
+	rewind(f);
+	return fwrite(buf, 1, n, f) == n && fclose(f) == 0 && patched;
+}
+
+static void
+test_snapshot(void)
+{
+	static const char base[] = HDR "include: s.d/*.yaml\nrules:\n"
+	    "  - name: main\n    pipeline: api\n"
+	    "    branch: /ma[a-z]n/\n    roles: [x]\n";
+	char snap[PATH_MAX * 2], msg[1024] = "";
+	struct pb_policy *pol = NULL;
+	struct pb_error err;
+	json_t *claims;
+	struct pb_decision d;
+	struct stat st;
+
+	snprintf(snap, sizeof(snap), "%s", path_of("s.yaml"
+	    PB_SNAPSHOT_SUFFIX));
+	mkdir(path_of("s.d"), 0755);
+	write_str("s.d/a.yaml", "rules:\n  - name: inc\n    pipeline: api\n"
+	    "    roles: [y]\n");
+	write_str("s.yaml", base);
+	state("none before compiling", 1);
+	compile_s("a policy with an include");
+	ok(stat(snap, &st) == 0 && (st.st_mode & 07777) == 0644 &&
+	    st.st_uid == geteuid(), "snapshot: written 0644, owned by who "
+	    "compiled it");
+	state("used when nothing changed", 0);
+	expect_s("x", PB_VERDICT_ALLOW, "main", "main file's rule");
+	expect_s("y", PB_VERDICT_ALLOW, "inc", "included rule");
+
+	/* any change to the files: the YAML decides, at once */
+	write_str("s.yaml", HDR "include: s.d/*.yaml\nrules: []\n");
+	state("stale once the policy changes", -1);
+	expect_s("x", PB_VERDICT_NO_RULE, NULL, "the changed policy decides");
+	write_str("s.yaml", base);
+	state("used again once the bytes are the same", 0);
+	write_str("s.d/a.yaml", "rules:\n  - name: inc\n    pipeline: web\n"
+	    "    roles: [y]\n");
+	state("stale once an included file changes", -1);
+	expect_s("y", PB_VERDICT_NO_RULE, NULL, "the changed include decides");
+	compile_s("again");
+	write_str("s.d/b.yaml", "rules:\n  - name: new\n    pipeline: api\n"
+	    "    roles: [z]\n");
+	state("stale once the include matches one more file", -1);
+	expect_s("z", PB_VERDICT_ALLOW, "new", "the new file's rule counts");
+	unlink(path_of("s.d/b.yaml"));
+	state("used again once that file is gone", 0);
+	chmod(path_of("s.d/a.yaml"), 0666);
+	state("an include anyone may write: not used", -1);
+	ok(pb_policy_load(path_of("s.yaml"), &pol, &err) != 0 &&
+	    strstr(err.text, "writable by everyone") != NULL,
+	    "snapshot: ...and the load refuses it as the YAML load does");
+	pb_policy_free(pol);
+	pol = NULL;
+	chmod(path_of("s.d/a.yaml"), 0644);
+
+	/* who may write it */
+	chmod(snap, 0664);
+	state("group-writable: ignored", -1);
+	chmod(snap, 0644);
+	state("0644 again: used", 0);
+	if (geteuid() == 0) {
+		ok(chown(snap, 65534, 65534) == 0, "snapshot: chown nobody");
+		state("owned by another user than the policy: ignored", -1);
+		ok(chown(snap, 0, 0) == 0, "snapshot: chown root");
+	} else {
+		ok(1, "# SKIP not root: cannot give the snapshot away");
+		ok(1, "# SKIP not root");
+		ok(1, "# SKIP not root");
+	}
+	unlink(path_of("s2.yaml"));
+	ok(link(snap, path_of("s2.yaml" PB_SNAPSHOT_SUFFIX)) == 0 &&
+	    pb_policy_snapshot_state(path_of("s2.yaml"), msg, sizeof(msg)) ==
+	    -1, "snapshot: another policy's snapshot is refused (%s)", msg);
+	unlink(path_of("s2.yaml" PB_SNAPSHOT_SUFFIX));
+	ok(pb_policy_compile("s.yaml", msg, sizeof(msg)) != 0 &&
+	    strstr(msg, "absolute") != NULL, "snapshot: a relative path is "
+	    "not compiled (%s)", msg);
+	ok(pb_policy_compile(path_of("missing.yaml"), msg, sizeof(msg)) != 0,
+	    "snapshot: a policy that does not load is not compiled");
+
+	/* damaged: the YAML decides, the load never fails */
+	ok(truncate(snap, 200) == 0, "snapshot: cut short");
+	state("cut short: ignored", -1);
+	expect_s("x", PB_VERDICT_ALLOW, "main", "cut short: parsed instead");
+	compile_s("once more");
+	ok(patch_snapshot("main", "MAIN"), "snapshot: a rule renamed in it");
+	expect_s("x", PB_VERDICT_ALLOW, "MAIN", "what it holds is what the "
+	    "module uses (it is trusted as the policy is)");
+	compile_s("and once more");
+	/* a regex glibc refuses, which only a forged snapshot can hold:
+	 * compiled when used, the decision fails closed */
+	ok(patch_snapshot("ma[a-z]n", "ma[z-a]n"), "snapshot: a regex broken "
+	    "in it");
+	ok(pb_policy_load(path_of("s.yaml"), &pol, &err) == 0,
+	    "snapshot: loads with the broken regex (compiled when used)");
+	claims = make_claims(NULL, NULL);
+	ok(pol != NULL && pb_policy_decide(pol, claims, "x", NULL, &d, NULL,
+	    NULL) == -1 && strstr(d.error, "invalid regex") != NULL,
+	    "snapshot: the decision fails closed (%s)", d.error);
+	json_decref(claims);
+	pb_policy_free(pol);
+	unlink(snap);
+	state("none once removed", 1);
+}
+
 /* ----------------------------------------------------------------- main */
 
 int
@@ -1473,6 +1655,7 @@ main(void)
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 99;
 	}
+	compiled = getenv("TEST_POLICY_COMPILED") != NULL;
 	test_defaults();
 	test_settings();
 	test_errors();
@@ -1482,6 +1665,7 @@ main(void)
 	test_trace();
 	test_includes();
 	test_caps();
+	test_snapshot();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -543,4 +543,44 @@ for t in $su_tok $nojti; do
 done
 ok $leaked "... and no single_use token shows in any output"
 
+# ---------------------------------------------------------------- compile
+C="$TMP/compiled.yaml"
+cp "$P" "$C"
+run check -c "$C"
+[ $rc -eq 0 ] && ! has "$out$err" "up to date" && ! has "$out$err" "since it was"
+ok $? "check: no word about a snapshot while there is none"
+run compile -c "$C"
+[ $rc -eq 0 ] && has "$out" "wrote $C.compiled: " && has "$out" " rules from 1 file, " &&
+	has "$out" "$C.compiled: up to date; logins use it"
+ok $? "compile: writes POLICY.compiled and says logins use it"
+[ "$(stat -c %a "$C.compiled")" = 644 ] && [ "$(stat -c %u "$C.compiled")" = "$(id -u)" ]
+ok $? "compile: the snapshot is 0644, owned by whoever compiled it"
+run check -c "$C"
+[ $rc -eq 0 ] && has "$out" "$C.compiled: up to date; logins use it"
+ok $? "check: reports the snapshot up to date"
+run explain -c "$C" --role api_migrator --now $((T0 + 10)) --token-file "$TMP/good.jwt"
+[ $rc -eq 0 ] && has "$out" 'decision: allow'
+ok $? "explain: decides from the snapshot as from the YAML (allow)"
+run explain -c "$C" --role postgres --now $((T0 + 10)) --token-file "$TMP/good.jwt"
+[ $rc -eq 1 ] && has "$out" 'reason: no_rule'
+ok $? "explain: ... and no_rule for a role outside it"
+echo "# edited" >>"$C"
+run check -c "$C"
+[ $rc -eq 0 ] && has "$err" "warning: $C changed since it was compiled; logins parse the YAML instead (run pam-buildkite compile as the policy's owner)"
+ok $? "check: warns when the policy changed since it was compiled"
+run compile -c "$C"
+[ $rc -eq 0 ] && has "$out" "up to date"
+ok $? "compile: again, and it is up to date"
+chmod 666 "$C.compiled"
+run check -c "$C"
+[ $rc -eq 0 ] && has "$err" "not owned by the policy's owner or writable by others: ignored"
+ok $? "check: warns that a snapshot others may write is ignored"
+printf 'version: 1\nrules: [\n' >"$TMP/broken.yaml"
+run compile -c "$TMP/broken.yaml"
+[ $rc -eq 1 ] && has "$err" "$TMP/broken.yaml:" && [ ! -e "$TMP/broken.yaml.compiled" ]
+ok $? "compile: an invalid policy exits 1 with file:line:column, writes nothing"
+run compile -c compiled.yaml
+[ $rc -eq 1 ] && has "$err" "absolute path"
+ok $? "compile: a relative path is refused (the module would not look for it)"
+
 done_testing

@@ -54,12 +54,15 @@
 
 static const char usage_text[] =
 "usage: " PROG " check   [-c policy.yaml]\n"
+"       " PROG " compile [-c policy.yaml]\n"
 "       " PROG " explain [-c policy.yaml] --role ROLE [--rhost ADDR]\n"
 "                     [--token-file FILE | --claims FILE.json] [--now EPOCH] [--json]\n"
 "       " PROG " jwks fetch [-c policy.yaml] [--owner USER]\n"
 "       " PROG " help | --help | --version\n"
 "\n"
 "  check    validate the policy; exit 0 valid, 1 invalid\n"
+"  compile  validate it and write POLICY.compiled, which logins use while\n"
+"           the policy's files are unchanged; exit 0 written, 1 not\n"
 "  explain  show every verification step and every rule for a login as\n"
 "           ROLE, then the decision; exit 0 allow, 1 deny, 2 usage or\n"
 "           config error. The token is read from standard input unless\n"
@@ -189,15 +192,19 @@ is_ws(char c)
 
 /* --------------------------------------------------------- policy */
 
-/* Loads the policy or says why not ("file:line:column: message"). */
+/* Loads the policy or says why not ("file:line:column: message"):
+ * parsed from the YAML when strict, else as a login loads it. */
 static struct pb_policy *
-load_policy(const char *path)
+load_policy(const char *path, bool strict)
 {
 	struct pb_policy *pol = NULL;
 	struct pb_error err;
+	int rc;
 
 	memset(&err, 0, sizeof(err));
-	if (pb_policy_load(path, &pol, &err) != 0) {
+	rc = strict ? pb_policy_parse(path, &pol, &err) :
+	    pb_policy_load(path, &pol, &err);
+	if (rc != 0) {
 		fputs(PROG ": ", stderr);
 		put_text(stderr, err.text[0] != '\0' ? err.text : path);
 		fputc('\n', stderr);
@@ -271,6 +278,30 @@ permission_warnings(const char *path)
 	}
 }
 
+/* Whether logins take the rules from the snapshot: an admin who edited
+ * the policy and forgot to compile it learns why logins got slower, and
+ * one who compiled as the wrong user why they did not get faster. */
+static void
+snapshot_note(const char *path)
+{
+	char why[1024];
+
+	switch (pb_policy_snapshot_state(path, why, sizeof(why))) {
+	case 0:
+		printf("%s" PB_SNAPSHOT_SUFFIX ": up to date; logins use it\n",
+		    path);
+		break;
+	case 1:
+		break;
+	default:
+		fputs("warning: ", stderr);
+		put_text(stderr, why);
+		fputs("; logins parse the YAML instead (run " PROG
+		    " compile as the policy's owner)\n", stderr);
+		break;
+	}
+}
+
 static int
 cmd_check(int argc, char **argv)
 {
@@ -300,7 +331,7 @@ cmd_check(int argc, char **argv)
 		return usage_error("check: unexpected argument %s",
 		    argv[optind]);
 
-	if ((pol = load_policy(path)) == NULL)
+	if ((pol = load_policy(path, true)) == NULL)
 		return 1;
 	permission_warnings(path);
 	if (count_rules(pol, &n) == 0)
@@ -308,6 +339,48 @@ cmd_check(int argc, char **argv)
 	else
 		printf("%s: ok\n", path);
 	pb_policy_free(pol);
+	snapshot_note(path);
+	return 0;
+}
+
+static int
+cmd_compile(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = PB_POLICY_DEFAULT_PATH;
+	char msg[1024];
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad_option("compile", c, argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("compile: unexpected argument %s",
+		    argv[optind]);
+	if (pb_policy_compile(path, msg, sizeof(msg)) != 0) {
+		fputs(PROG ": ", stderr);
+		put_text(stderr, msg);
+		fputc('\n', stderr);
+		return 1;
+	}
+	fputs("wrote ", stdout);
+	put_text(stdout, msg);
+	fputc('\n', stdout);
+	permission_warnings(path);
+	snapshot_note(path);
 	return 0;
 }
 
@@ -603,7 +676,7 @@ cmd_explain(int argc, char **argv)
 		return usage_error("explain: --now only applies to a token; "
 		    "--claims skips the time checks");
 
-	if ((pol = load_policy(path)) == NULL)
+	if ((pol = load_policy(path, false)) == NULL)
 		return EXIT_USAGE;
 	t.steps = json_array();
 	t.rules = json_array();
@@ -879,7 +952,7 @@ cmd_jwks(int argc, char **argv)
 		return usage_error("jwks fetch: unexpected argument %s",
 		    argv[optind]);
 
-	if ((pol = load_policy(path)) == NULL)
+	if ((pol = load_policy(path, false)) == NULL)
 		return EXIT_USAGE;
 	cfg = pb_policy_config(pol);
 	/* Fetches now whatever the cache's age: this is the refresher of
@@ -921,6 +994,8 @@ main(int argc, char **argv)
 	opterr = 0;
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "compile") == 0)
+		return cmd_compile(argc - 1, argv + 1);
 	if (strcmp(cmd, "explain") == 0)
 		return cmd_explain(argc - 1, argv + 1);
 	if (strcmp(cmd, "decode") == 0)

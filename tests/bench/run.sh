@@ -9,7 +9,7 @@
 # count, default 5), BENCH_SECONDS (per pgbench run, default 2),
 # BENCH_ITERS (in-process logins for the 20-rule policy, default 2000),
 # BENCH_LEAK_ITERS (default 10000), BENCH_SSL (the server's ssl setting,
-# default off).
+# default off), BENCH_CONNECT (0: skip the PostgreSQL figures).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 
 ROUNDS=${BENCH_ROUNDS:-5}
@@ -17,6 +17,7 @@ SECS=${BENCH_SECONDS:-2}
 ITERS=${BENCH_ITERS:-2000}
 LEAK_ITERS=${BENCH_LEAK_ITERS:-10000}
 SSL=${BENCH_SSL:-off}
+CONNECT=${BENCH_CONNECT:-1}
 BENCH="$top_builddir/tests/bench/bench_auth"
 TOOL="$top_builddir/pam-buildkite"
 PGBENCH="$PG_BINDIR/pgbench"
@@ -86,8 +87,14 @@ make_keys || { echo "bench: cannot make keys" >&2; exit 1; }
 mkdir -p "$TMP/issuer" "$TMP/cache"
 cp "$TMP/jwks.json" "$TMP/issuer/jwks.json"
 jwks_server_start "$TMP/issuer" || { echo "bench: no JWKS server" >&2; exit 1; }
+# Each policy twice: compiled (pam-buildkite compile, as an
+# administrator runs it after each change) and as YAML alone (a copy
+# under another name, which has no snapshot).
 for n in 20 1000 10000; do
 	gen_policy $n "$TMP/policy$n.yaml"
+	cp "$TMP/policy$n.yaml" "$TMP/yaml$n.yaml"
+	"$TOOL" compile -c "$TMP/policy$n.yaml" >/dev/null ||
+		{ echo "bench: pam-buildkite compile failed" >&2; exit 1; }
 done
 # A fresh shared cache, filled the way a root timer keeps it fresh.
 owner=""
@@ -99,6 +106,7 @@ mint --key "$TMP/rsa.pem" --kid rsa-1 --lifetime 3600 >"$TMP/token"
 chmod 644 "$TMP/token"
 
 # ------------------------------------------------------------ 1. pgbench
+if [ "$CONNECT" != 0 ]; then
 pg_start "$TMP/policy20.yaml" || { echo "bench: PostgreSQL did not start" >&2; exit 1; }
 printf 'auth required pam_permit.so\naccount required pam_permit.so\n' \
 	>"$TMP/pam.d/permit"
@@ -189,10 +197,14 @@ done
 echo "issuer requests during the whole bench so far: $(requests "$TMP/issuer") (the fetch that filled the cache)"
 grep -c 'result=allow' "$PB_SYSLOG" | sed 's/^/pam_buildkite audit lines (allow): /'
 as_server "$PG_BINDIR/pg_ctl" -D "$DATA" -m fast stop >/dev/null 2>&1
+fi
 
 # ------------------------------------------------- 2, 3. in one process
 # As the server's user, like a backend: the cache's owner rules (section
 # 5 of the contract) would otherwise send every login to the issuer.
+mkdir -p "$TMP/lib"
+cp "$MODULE" "$SHIM" "$TMP/lib/"
+chmod -R a+rX "$TMP"
 cp "$BENCH" "$TMP/lib/bench_auth"
 cp "$TMP/rsa.pem" "$TMP/lib/rsa.pem"
 : >"$TMP/inproc.syslog"
@@ -208,13 +220,29 @@ inproc() { # inproc ITERS [-B] LABEL=POLICY...
 }
 echo
 echo "## 2. whole authentication in one process vs one bare RS256 verification (medians)"
-inproc "$ITERS" rules20="$TMP/policy20.yaml" | grep -v peak_rss ||
-	exit 1
+inproc "$ITERS" rules20="$TMP/policy20.yaml" yaml20="$TMP/yaml20.yaml" |
+	grep -v peak_rss | tee "$TMP/inproc20" || exit 1
+# libpam's own share of a login (its audit messages, reading the service
+# file, the conversation), the same for every module: pam_permit alone.
+permit=$(find /lib /usr/lib -name pam_permit.so -path '*security*' 2>/dev/null | head -n 1)
+if [ -n "$permit" ]; then
+	as_server "$TMP/lib/bench_auth" -M "$permit" -t "$TMP/token" \
+		-u bench_bk -n "$ITERS" -B pam_permit="$TMP/policy20.yaml" |
+		grep -v peak_rss | tee -a "$TMP/inproc20"
+	awk '$1 == "bare_rs256_verify" { split($3, a, "="); bare = a[2] }
+	$1 == "module" { split($2, p, "="); split($4, m, "="); t[p[2]] = m[2] }
+	END { if (bare > 0 && t["pam_permit"] > 0) for (k in t) if (k != "pam_permit")
+		printf "module policy=%s minus pam_permit: %.1f us, ratio_to_bare=%.2f\n",
+		    k, t[k] - t["pam_permit"], (t[k] - t["pam_permit"]) / bare }' \
+		"$TMP/inproc20" | sort
+fi
 echo
-echo "## 3. growth with the policy's size"
-inproc $((ITERS / 4)) -B rules1000="$TMP/policy1000.yaml" | grep -v peak_rss ||
-	exit 1
-inproc $((ITERS / 40 + 5)) -B rules10000="$TMP/policy10000.yaml" |
+echo "## 3. growth with the policy's size (rulesN: compiled, yamlN: parsed at every login)"
+inproc $((ITERS / 4)) -B rules1000="$TMP/policy1000.yaml" \
+	yaml1000="$TMP/yaml1000.yaml" | grep -v peak_rss || exit 1
+inproc $((ITERS / 10)) -B rules10000="$TMP/policy10000.yaml" |
+	grep -v peak_rss || exit 1
+inproc $((ITERS / 40 + 5)) -B yaml10000="$TMP/yaml10000.yaml" |
 	grep -v peak_rss || exit 1
 echo "(target: 10,000 rules <= 5000 us)"
 echo "issuer requests after the in-process runs: $(requests "$TMP/issuer") (1: no login went to the network)"

@@ -1,0 +1,807 @@
+/*
+ * policy_snapshot.c - the compiled policy: the rules as the loader built
+ * them, with the SHA-256 of the YAML files they came from.
+ *
+ * Every login reads the policy, and a 10,000-rule file takes libyaml
+ * alone 15 ms to parse. `pam-buildkite compile` writes POLICY.compiled
+ * after a full load; a login reads the YAML files (the source of truth,
+ * as always: it hashes them) and, when they are the ones the snapshot
+ * was made from, takes the rules from the snapshot instead of parsing
+ * them again. Any difference, a missing or unusable snapshot, and the login
+ * parses the YAML as if there were none: the snapshot changes how fast a
+ * decision is made, never which.
+ *
+ * Trust: the snapshot must belong to the owner of the policy file and be
+ * writable by nobody else, so whoever can change it could change the
+ * policy itself. The module never writes it.
+ *
+ * Format (integers in host order; the file never leaves its host):
+ *   magic, u32 0x01020304, u64 file size
+ *   u32 number of sources, opt-str include pattern
+ *   per source: str path, u64 size, SHA-256 of the content (the policy
+ *     first, then the include's matches in glob order)
+ *   config: the fields of struct pb_config
+ *   u32 totals of rules, conditions, items, CIDRs, roles
+ *   per rule: str name, u8 deny, u32 conditions (str claim,
+ *     str label, str display, u32 items (u8 neg, u8 regex, str text)),
+ *     u32 CIDRs (u8 family, 16 bytes, u32 prefix), opt-str from display,
+ *     u32 roles (str text)
+ * str: u32 length, the bytes, a NUL; opt-str: u8 present, then a str.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "msg.h"
+#include "policy_int.h"
+
+static const char magic[16] = "pbpolicysnap1\n\0";
+#define SNAP_MAX        (64u * 1024 * 1024)
+
+/* ------------------------------------------------------------ writing */
+
+struct wr {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void
+put(struct wr *w, const void *v, size_t n)
+{
+	if (w->oom)
+		return;
+	if (n > w->cap - w->len) {
+		size_t cap = w->cap ? w->cap : 65536;
+		char *p;
+
+		while (cap - w->len < n && cap <= SNAP_MAX)
+			cap *= 2;
+		if (cap - w->len < n || (p = realloc(w->p, cap)) == NULL) {
+			w->oom = true;
+			return;
+		}
+		w->p = p;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->len, v, n);
+	w->len += n;
+}
+
+static void
+put_u8(struct wr *w, unsigned v)
+{
+	unsigned char c = (unsigned char)v;
+
+	put(w, &c, 1);
+}
+
+static void
+put_u32(struct wr *w, size_t v)
+{
+	uint32_t u = (uint32_t)v;
+
+	if (v > UINT32_MAX)
+		w->oom = true;
+	put(w, &u, sizeof(u));
+}
+
+static void
+put_i64(struct wr *w, long long v)
+{
+	int64_t i = v;
+
+	put(w, &i, sizeof(i));
+}
+
+static void
+put_strn(struct wr *w, const char *s, size_t len)
+{
+	put_u32(w, len);
+	put(w, s, len);
+	put_u8(w, 0);
+}
+
+static void
+put_str(struct wr *w, const char *s)
+{
+	put_strn(w, s, strlen(s));
+}
+
+static void
+put_opt(struct wr *w, const char *s)
+{
+	put_u8(w, s != NULL);
+	if (s != NULL)
+		put_str(w, s);
+}
+
+static void
+put_config(struct wr *w, const struct pb_config *c)
+{
+	size_t i;
+
+	put_str(w, c->token.issuer);
+	put_u32(w, c->token.n_audiences);
+	for (i = 0; i < c->token.n_audiences; i++)
+		put_str(w, c->token.audiences[i]);
+	put_str(w, c->token.organization);
+	put_opt(w, c->token.organization_id);
+	put_u32(w, c->token.algorithms);
+	put_i64(w, c->token.leeway);
+	put_i64(w, c->token.max_lifetime);
+	put_u8(w, c->token.single_use);
+	put_opt(w, c->token.replay_dir);
+	put_opt(w, c->jwks.url);
+	put_opt(w, c->jwks.file);
+	put_opt(w, c->jwks.cache);
+	put_i64(w, c->jwks.refresh);
+	put_i64(w, c->jwks.max_stale);
+	put_i64(w, c->jwks.timeout);
+	put_opt(w, c->jwks.ca_file);
+	put_u8(w, c->jwks.writer);
+	put_u8(w, c->audit.format);
+	put_i64(w, c->audit.facility);
+}
+
+static void
+put_rules(struct wr *w, const struct pb_policy *pol)
+{
+	size_t i, j, k, conds = 0, items = 0, cidrs = 0, roles = 0;
+
+	for (i = 0; i < pol->n_rules; i++) {
+		const struct pb_rule *r = &pol->rules[i];
+
+		conds += r->n_conds;
+		for (j = 0; j < r->n_conds; j++)
+			items += r->conds[j].pat.n;
+		cidrs += r->n_from;
+		roles += r->n_roles;
+	}
+	put_u32(w, pol->n_rules);
+	put_u32(w, conds);
+	put_u32(w, items);
+	put_u32(w, cidrs);
+	put_u32(w, roles);
+	for (i = 0; i < pol->n_rules; i++) {
+		const struct pb_rule *r = &pol->rules[i];
+
+		put_str(w, r->name);
+		put_u8(w, r->deny);
+		put_u32(w, r->n_conds);
+		for (j = 0; j < r->n_conds; j++) {
+			const struct pb_cond *c = &r->conds[j];
+
+			put_str(w, c->claim);
+			put_str(w, c->label);
+			put_str(w, c->pat.display);
+			put_u32(w, c->pat.n);
+			for (k = 0; k < c->pat.n; k++) {
+				put_u8(w, c->pat.items[k].neg);
+				put_u8(w, c->pat.items[k].is_re);
+				put_strn(w, c->pat.items[k].text,
+				    c->pat.items[k].len);
+			}
+		}
+		put_u32(w, r->n_from);
+		for (j = 0; j < r->n_from; j++) {
+			put_u8(w, r->from[j].family == AF_INET6 ? 6 : 4);
+			put(w, r->from[j].addr, sizeof(r->from[j].addr));
+			put_u32(w, r->from[j].prefix);
+		}
+		put_opt(w, r->from_display);
+		put_u32(w, r->n_roles);
+		for (j = 0; j < r->n_roles; j++)
+			put_strn(w, r->roles[j].text, r->roles[j].len);
+	}
+}
+
+/* Writes the whole file next to out and renames it into place, so a
+ * login reads the old snapshot or the new one, never half of one. */
+static int
+write_atomic(const char *out, const char *data, size_t len, char *msg,
+    size_t msglen)
+{
+	char tmp[PATH_MAX], eb[128];
+	size_t off = 0;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", out) >=
+	    sizeof(tmp)) {
+		pb_msg(msg, msglen, "%s: path too long", out);
+		return -1;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		pb_msg(msg, msglen, "cannot create a file beside %s: %s", out,
+		    strerror_r(errno, eb, sizeof(eb)));
+		return -1;
+	}
+	if (fchmod(fd, 0644) != 0)
+		goto fail;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, out) != 0)
+		goto fail;
+	return 0;
+fail:
+	pb_msg(msg, msglen, "cannot write %s: %s", out,
+	    strerror_r(errno, eb, sizeof(eb)));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+int
+pb_policy_compile(const char *path, char *msg, size_t msglen)
+{
+	struct pb_sources src = { NULL, 0, NULL };
+	struct pb_policy *pol = NULL;
+	struct pb_error err;
+	struct wr w = { NULL, 0, 0, false };
+	char out[PATH_MAX];
+	uint64_t size;
+	size_t i;
+	int rc = -1;
+
+	if (path == NULL || path[0] != '/') {
+		pb_msg(msg, msglen, "give the policy's absolute path, as the "
+		    "PAM service file names it");
+		return -1;
+	}
+	if ((size_t)snprintf(out, sizeof(out), "%s%s", path,
+	    PB_SNAPSHOT_SUFFIX) >= sizeof(out)) {
+		pb_msg(msg, msglen, "%s: path too long", path);
+		return -1;
+	}
+	if (pb_policy_parse_keep(path, &src, &pol, &err) < 0) {
+		pb_msg(msg, msglen, "%s", err.text);
+		goto out;
+	}
+	put(&w, magic, sizeof(magic));
+	put_u32(&w, 0x01020304u);
+	size = 0;
+	put(&w, &size, sizeof(size));
+	put_u32(&w, src.n);
+	put_opt(&w, src.include);
+	for (i = 0; i < src.n; i++) {
+		unsigned char md[32];
+		uint64_t len = src.v[i].len;
+
+		if (EVP_Digest(src.v[i].data, src.v[i].len, md, NULL,
+		    EVP_sha256(), NULL) != 1)
+			w.oom = true;
+		put_str(&w, src.v[i].path);
+		put(&w, &len, sizeof(len));
+		put(&w, md, sizeof(md));
+	}
+	put_config(&w, &pol->cfg);
+	put_rules(&w, pol);
+	if (w.oom || w.len > SNAP_MAX) {
+		pb_msg(msg, msglen, "%s: the snapshot would exceed %u bytes "
+		    "(or out of memory)", path, SNAP_MAX);
+		goto out;
+	}
+	size = w.len;
+	memcpy(w.p + sizeof(magic) + 4, &size, sizeof(size));
+	rc = write_atomic(out, w.p, w.len, msg, msglen);
+	if (rc == 0)
+		pb_msg(msg, msglen, "%s: %zu rules from %zu file%s, %zu bytes",
+		    out, pol->n_rules, src.n, src.n == 1 ? "" : "s", w.len);
+out:
+	free(w.p);
+	pb_policy_free(pol);
+	pb_sources_free(&src);
+	return rc;
+}
+
+/* ------------------------------------------------------------ reading */
+
+/* A cursor over the snapshot. Every read is bounds-checked; the first
+ * failure sets bad and every later read returns zeros, so the parser
+ * checks once per record rather than after each field. */
+struct rd {
+	char *p, *end;
+	bool bad;
+};
+
+static bool
+take(struct rd *r, void *v, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = true;
+		memset(v, 0, n);
+		return false;
+	}
+	memcpy(v, r->p, n);
+	r->p += n;
+	return true;
+}
+
+static unsigned
+get_u8(struct rd *r)
+{
+	unsigned char c;
+
+	take(r, &c, 1);
+	return c;
+}
+
+static size_t
+get_u32(struct rd *r)
+{
+	uint32_t u;
+
+	take(r, &u, sizeof(u));
+	return u;
+}
+
+static long long
+get_i64(struct rd *r)
+{
+	int64_t i;
+
+	take(r, &i, sizeof(i));
+	return i;
+}
+
+static bool
+get_bool(struct rd *r)
+{
+	unsigned v = get_u8(r);
+
+	if (v > 1)
+		r->bad = true;
+	return v == 1;
+}
+
+/* A string in place, its terminating NUL checked. A NUL inside would
+ * only shorten it where it is used as a C string; where that could
+ * matter (pattern items, roles) their own checks refuse it. */
+static char *
+get_strn(struct rd *r, size_t *lenp)
+{
+	size_t len = get_u32(r);
+	char *s = r->p;
+
+	if (r->bad || (size_t)(r->end - r->p) <= len || s[len] != '\0') {
+		r->bad = true;
+		if (lenp != NULL)
+			*lenp = 0;
+		return NULL;
+	}
+	r->p += len + 1;
+	if (lenp != NULL)
+		*lenp = len;
+	return s;
+}
+
+static char *
+get_str(struct rd *r)
+{
+	return get_strn(r, NULL);
+}
+
+static char *
+get_opt(struct rd *r)
+{
+	return get_bool(r) ? get_str(r) : NULL;
+}
+
+/* The config's strings are copied: config_free frees them either way. */
+static char *
+dup_str(struct rd *r, char *s)
+{
+	if (s != NULL && (s = strdup(s)) == NULL)
+		r->bad = true;
+	return s;
+}
+
+/* A count of records that each take at least min bytes: bounded by
+ * what is left, so a forged count cannot make us allocate gigabytes. */
+static size_t
+get_count(struct rd *r, size_t min)
+{
+	size_t n = get_u32(r);
+
+	if (n > (size_t)(r->end - r->p) / min)
+		r->bad = true;
+	return r->bad ? 0 : n;
+}
+
+static void
+get_config(struct rd *r, struct pb_config *c)
+{
+	size_t i, n;
+	long long fac;
+
+	c->token.issuer = dup_str(r, get_str(r));
+	n = get_count(r, 5);
+	c->token.audiences = calloc(n ? n : 1, sizeof(char *));
+	if (c->token.audiences == NULL)
+		r->bad = true;
+	for (i = 0; i < n && !r->bad; i++) {
+		char *aud = dup_str(r, get_str(r));
+
+		if (aud != NULL)
+			c->token.audiences[c->token.n_audiences++] = aud;
+		if (aud == NULL || aud[0] == '\0')
+			r->bad = true;
+	}
+	c->token.organization = dup_str(r, get_str(r));
+	c->token.organization_id = dup_str(r, get_opt(r));
+	c->token.algorithms = (unsigned)get_u32(r);
+	c->token.leeway = get_i64(r);
+	c->token.max_lifetime = get_i64(r);
+	c->token.single_use = get_bool(r);
+	c->token.replay_dir = dup_str(r, get_opt(r));
+	c->jwks.url = dup_str(r, get_opt(r));
+	c->jwks.file = dup_str(r, get_opt(r));
+	c->jwks.cache = dup_str(r, get_opt(r));
+	c->jwks.refresh = get_i64(r);
+	c->jwks.max_stale = get_i64(r);
+	c->jwks.timeout = get_i64(r);
+	c->jwks.ca_file = dup_str(r, get_opt(r));
+	c->jwks.writer = get_u8(r) == 1 ? PB_WRITER_TOOL : PB_WRITER_MODULE;
+	c->audit.format = get_u8(r) == 1 ? PB_AUDIT_JSON : PB_AUDIT_LOGFMT;
+	fac = get_i64(r);
+	c->audit.facility = (int)fac;
+	/* what the loader guarantees and the module relies on */
+	if (c->token.issuer == NULL || n == 0 ||
+	    c->token.organization == NULL || c->jwks.cache == NULL ||
+	    c->token.algorithms == 0 || (c->token.algorithms & ~0x1fu) ||
+	    (c->jwks.url == NULL) == (c->jwks.file == NULL) ||
+	    c->token.leeway < 0 || c->token.leeway > 300 ||
+	    c->token.max_lifetime < 1 || c->token.max_lifetime > 86400 ||
+	    c->jwks.refresh < 1 || c->jwks.refresh > 7 * 86400 ||
+	    c->jwks.max_stale < 0 || c->jwks.max_stale > 30 * 86400 ||
+	    c->jwks.timeout < 1 || c->jwks.timeout > 60 || fac < 0 ||
+	    fac > (23 << 3) || (fac & 7) != 0 ||
+	    (c->token.single_use && c->token.replay_dir == NULL))
+		r->bad = true;
+}
+
+static void
+get_rules(struct rd *r, struct pb_policy *pol, struct pb_snapmem *m)
+{
+	size_t i, j, k, n_conds, n_items, n_cidrs, n_roles;
+	size_t c_at = 0, i_at = 0, f_at = 0, r_at = 0;
+	char msg[PB_MSG_MAX];
+
+	/* each record takes a few bytes at least, which bounds the counts */
+	pol->n_rules = get_count(r, 8);
+	n_conds = get_count(r, 8);
+	n_items = get_count(r, 4);
+	n_cidrs = get_count(r, 8);
+	n_roles = get_count(r, 4);
+	if (r->bad || pol->n_rules > PB_MAX_RULES)
+		goto bad;
+	pol->rules = calloc(pol->n_rules ? pol->n_rules : 1,
+	    sizeof(*pol->rules));
+	m->conds = calloc(n_conds ? n_conds : 1, sizeof(*m->conds));
+	m->items = calloc(n_items ? n_items : 1, sizeof(*m->items));
+	m->cidrs = calloc(n_cidrs ? n_cidrs : 1, sizeof(*m->cidrs));
+	m->roles = calloc(n_roles ? n_roles : 1, sizeof(*m->roles));
+	if (!pol->rules || !m->conds || !m->items || !m->cidrs || !m->roles)
+		goto bad;
+	for (i = 0; i < pol->n_rules && !r->bad; i++) {
+		struct pb_rule *ru = &pol->rules[i];
+
+		ru->name = get_str(r);
+		/* where only serves the YAML load's duplicate-name check */
+		ru->where = ru->name;
+		ru->deny = get_bool(r);
+		ru->n_conds = get_u32(r);
+		if (ru->n_conds > n_conds - c_at)
+			goto bad;
+		ru->conds = &m->conds[c_at];
+		c_at += ru->n_conds;
+		for (j = 0; j < ru->n_conds && !r->bad; j++) {
+			struct pb_cond *c = &ru->conds[j];
+
+			c->claim = get_str(r);
+			c->label = get_str(r);
+			c->pat.display = get_str(r);
+			c->pat.n = get_u32(r);
+			if (c->pat.n == 0 || c->pat.n > n_items - i_at ||
+			    c->claim == NULL || c->claim[0] == '\0')
+				goto bad;
+			c->pat.items = &m->items[i_at];
+			i_at += c->pat.n;
+			for (k = 0; k < c->pat.n && !r->bad; k++) {
+				bool neg = get_bool(r), re = get_bool(r);
+				size_t len;
+				char *text = get_strn(r, &len);
+
+				if (text == NULL || pb_item_init(
+				    &c->pat.items[k], text, len, neg, re,
+				    false, msg, sizeof(msg)) < 0)
+					goto bad;
+			}
+		}
+		ru->n_from = get_u32(r);
+		if (ru->n_from > n_cidrs - f_at)
+			goto bad;
+		ru->from = &m->cidrs[f_at];
+		f_at += ru->n_from;
+		for (j = 0; j < ru->n_from && !r->bad; j++) {
+			struct pb_cidr *f = &ru->from[j];
+			unsigned fam = get_u8(r);
+
+			f->family = fam == 6 ? AF_INET6 : AF_INET;
+			take(r, f->addr, sizeof(f->addr));
+			f->prefix = (unsigned)get_u32(r);
+			if ((fam != 4 && fam != 6) ||
+			    f->prefix > (fam == 6 ? 128u : 32u))
+				goto bad;
+		}
+		ru->from_display = get_opt(r);
+		ru->n_roles = get_u32(r);
+		if (ru->n_roles > n_roles - r_at)
+			goto bad;
+		ru->roles = &m->roles[r_at];
+		r_at += ru->n_roles;
+		for (j = 0; j < ru->n_roles && !r->bad; j++) {
+			struct pb_role *ro = &ru->roles[j];
+
+			ro->text = get_strn(r, &ro->len);
+			if (ro->text == NULL || pb_role_check(ro->text,
+			    ro->len, &ro->tmpl, msg, sizeof(msg)) < 0)
+				goto bad;
+		}
+		/* an allow rule without roles would cover every role; the
+		 * loader only lets a deny rule go without */
+		if (ru->name == NULL || (!ru->deny && ru->n_roles == 0))
+			goto bad;
+	}
+	/* every record used exactly */
+	if (c_at != n_conds || i_at != n_items || f_at != n_cidrs ||
+	    r_at != n_roles)
+		goto bad;
+	return;
+bad:
+	r->bad = true;
+}
+
+/* The bytes of a regular file of at most max bytes, not a symlink: a
+ * buffer of *len bytes (NUL-terminated), or NULL with why and errno. */
+static char *
+slurp(const char *path, size_t max, struct stat *st, size_t *len,
+    char *why, size_t whylen)
+{
+	char *buf, eb[128];
+	size_t n = 0;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+	    O_NOFOLLOW);
+	if (fd < 0) {
+		e = errno;
+		pb_msg(why, whylen, "%s: %s", path,
+		    strerror_r(e, eb, sizeof(eb)));
+		errno = e;
+		return NULL;
+	}
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
+	    (size_t)st->st_size > max) {
+		pb_msg(why, whylen, "%s: not a regular file of at most %zu "
+		    "bytes", path, max);
+		close(fd);
+		return NULL;
+	}
+	buf = malloc((size_t)st->st_size + 1);
+	while (buf != NULL && n < (size_t)st->st_size + 1) {
+		ssize_t got = read(fd, buf + n, (size_t)st->st_size + 1 - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	if (buf == NULL || n != (size_t)st->st_size) {
+		pb_msg(why, whylen, "%s: cannot read it whole", path);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Does the file at path hold size bytes hashing to md? Read through a
+ * small buffer: a large policy is not copied into fresh memory only to
+ * be compared. Files the YAML load would refuse (not regular, writable
+ * by everyone) never match, so the load falls back and says why. */
+static bool
+same_file(const char *path, uint64_t size, const unsigned char *md,
+    struct stat *st)
+{
+	unsigned char buf[16384], got[32];
+	EVP_MD_CTX *ctx;
+	uint64_t total = 0;
+	ssize_t n = -1;
+	bool ok = false;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
+	    (st->st_mode & S_IWOTH) != 0 || (uint64_t)st->st_size != size ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		goto out;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
+			goto out;
+		total += (uint64_t)n;
+	}
+	ok = total == size && EVP_DigestFinal_ex(ctx, got, NULL) == 1 &&
+	    memcmp(got, md, sizeof(got)) == 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	return ok;
+}
+
+/* Are the policy's files the ones the snapshot was made from? The
+ * include pattern is expanded again and each match compared. */
+static bool
+sources_match(struct rd *r, const char *path, struct stat *main_st,
+    char *why, size_t whylen)
+{
+	unsigned char md[32];
+	size_t i, n;
+	uint64_t size;
+	char *include, *p;
+	glob_t g;
+	bool ok = false;
+
+	n = get_count(r, 45);
+	include = get_opt(r);
+	p = get_str(r);
+	take(r, &size, sizeof(size));
+	take(r, md, sizeof(md));
+	if (r->bad || n == 0 || (include == NULL) != (n == 1)) {
+		r->bad = true;
+		return false;
+	}
+	if (strcmp(p, path) != 0) {
+		pb_msg(why, whylen, "made for %s", p);
+		return false;
+	}
+	if (!same_file(path, size, md, main_st)) {
+		pb_msg(why, whylen, "%s changed since it was compiled", path);
+		return false;
+	}
+	if (include == NULL)
+		return true;
+	memset(&g, 0, sizeof(g));
+	if (glob(include, GLOB_ERR, NULL, &g) != 0 || g.gl_pathc != n - 1) {
+		pb_msg(why, whylen, "the files %s matches changed", include);
+		goto out;
+	}
+	for (i = 1; i < n; i++) {
+		struct stat st;
+
+		p = get_str(r);
+		take(r, &size, sizeof(size));
+		take(r, md, sizeof(md));
+		if (r->bad)
+			goto out;
+		if (strcmp(p, g.gl_pathv[i - 1]) != 0) {
+			pb_msg(why, whylen, "the files %s matches changed",
+			    include);
+			goto out;
+		}
+		if (!same_file(p, size, md, &st)) {
+			pb_msg(why, whylen, "%s changed since it was compiled",
+			    p);
+			goto out;
+		}
+	}
+	ok = true;
+out:
+	globfree(&g);
+	return ok;
+}
+
+int
+pb_snapshot_load(const char *path, struct pb_policy **out, char *why,
+    size_t whylen)
+{
+	struct pb_snapmem *m = NULL;
+	struct pb_policy *pol = NULL;
+	char snap[PATH_MAX], head[sizeof(magic)];
+	struct stat st, main_st;
+	struct rd r;
+	uint64_t size;
+	size_t len;
+	char *buf;
+
+	*out = NULL;
+	if (path[0] != '/' || (size_t)snprintf(snap, sizeof(snap), "%s%s",
+	    path, PB_SNAPSHOT_SUFFIX) >= sizeof(snap)) {
+		pb_msg(why, whylen, "only a policy named by its absolute path "
+		    "is compiled");
+		return -1;
+	}
+	buf = slurp(snap, SNAP_MAX, &st, &len, why, whylen);
+	if (buf == NULL)
+		return errno == ENOENT ? 1 : -1;
+	r.p = buf;
+	r.end = buf + len;
+	r.bad = false;
+	take(&r, head, sizeof(head));
+	if (r.bad || memcmp(head, magic, sizeof(magic)) != 0 ||
+	    get_u32(&r) != 0x01020304u || !take(&r, &size, sizeof(size)) ||
+	    size != len) {
+		pb_msg(why, whylen, "%s: not a snapshot this version reads",
+		    snap);
+		goto fail;
+	}
+	if (!sources_match(&r, path, &main_st, why, whylen)) {
+		if (r.bad)
+			goto corrupt;
+		goto fail;
+	}
+	if (st.st_uid != main_st.st_uid ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		pb_msg(why, whylen, "%s: not owned by the policy's owner or "
+		    "writable by others: ignored", snap);
+		goto fail;
+	}
+	pol = calloc(1, sizeof(*pol));
+	m = calloc(1, sizeof(*m));
+	if (pol == NULL || m == NULL) {
+		pb_msg(why, whylen, "out of memory");
+		free(m);
+		goto fail;
+	}
+	m->buf = buf;
+	pol->snap = m;
+	buf = NULL;
+	get_config(&r, &pol->cfg);
+	get_rules(&r, pol, m);
+	if (r.bad || r.p != r.end)
+		goto corrupt;
+	*out = pol;
+	return 0;
+corrupt:
+	pb_msg(why, whylen, "%s: corrupt: ignored", snap);
+fail:
+	pb_policy_free(pol);
+	free(buf);
+	return -1;
+}
