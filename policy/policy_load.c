@@ -1707,14 +1707,25 @@ config_defaults(struct pb_config *c)
 	return c->token.issuer && c->jwks.url && c->jwks.cache ? 0 : -1;
 }
 
-static int
-parse(const char *path, struct pb_sources *keep, struct pb_policy **out,
-    struct pb_error *err)
+int
+pb_policy_parse_keep(const char *path, struct pb_sources *keep,
+    struct pb_policy **out, struct pb_error *err)
 {
+	struct pb_error scratch;
 	struct pb_policy *pol;
 	struct loader l;
 	int rc;
 
+	if (err == NULL)
+		err = &scratch;
+	err->text[0] = '\0';
+	if (out == NULL)
+		return -1;
+	*out = NULL;
+	if (path == NULL || path[0] == '\0') {
+		snprintf(err->text, sizeof(err->text), "no policy file given");
+		return -1;
+	}
 	pol = calloc(1, sizeof(*pol));
 	if (pol == NULL || config_defaults(&pol->cfg) < 0) {
 		snprintf(err->text, sizeof(err->text), "%s: out of memory",
@@ -1742,35 +1753,6 @@ parse(const char *path, struct pb_sources *keep, struct pb_policy **out,
 	return 0;
 }
 
-static int
-start(const char *path, struct pb_policy **out, struct pb_error **err,
-    struct pb_error *scratch)
-{
-	if (*err == NULL)
-		*err = scratch;
-	(*err)->text[0] = '\0';
-	if (out == NULL)
-		return -1;
-	*out = NULL;
-	if (path == NULL || path[0] == '\0') {
-		snprintf((*err)->text, sizeof((*err)->text),
-		    "no policy file given");
-		return -1;
-	}
-	return 0;
-}
-
-int
-pb_policy_parse_keep(const char *path, struct pb_sources *keep,
-    struct pb_policy **out, struct pb_error *err)
-{
-	struct pb_error scratch;
-
-	if (start(path, out, &err, &scratch) < 0)
-		return -1;
-	return parse(path, keep, out, err);
-}
-
 int
 pb_policy_parse(const char *path, struct pb_policy **out,
     struct pb_error *err)
@@ -1782,15 +1764,15 @@ int
 pb_policy_load(const char *path, struct pb_policy **out,
     struct pb_error *err)
 {
-	struct pb_error scratch;
-
-	if (start(path, out, &err, &scratch) < 0)
-		return -1;
 	/* a snapshot is looked for only beside a policy named by its
 	 * absolute path, as the PAM service file names it */
-	if (path[0] == '/' && pb_snapshot_load(path, out, NULL, 0) == 0)
+	if (path != NULL && path[0] == '/' && out != NULL &&
+	    pb_snapshot_load(path, out, NULL, 0) == 0) {
+		if (err != NULL)
+			err->text[0] = '\0';
 		return 0;
-	return parse(path, NULL, out, err);
+	}
+	return pb_policy_parse_keep(path, NULL, out, err);
 }
 
 int
