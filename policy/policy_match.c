@@ -201,6 +201,34 @@ repetition_at(const char *re, size_t len, size_t i, size_t *copies,
 	return j + 1 - i;
 }
 
+/* The index of the ']' closing the bracket expression that opens at
+ * re[i], or len when none does: a ']' first is a literal, and
+ * [:class:], [=x=] and [.x.] may hold one. */
+static size_t
+bracket_close(const char *re, size_t len, size_t i)
+{
+	i++;
+	if (i < len && re[i] == '^')
+		i++;
+	if (i < len && re[i] == ']')
+		i++;
+	while (i < len && re[i] != ']') {
+		if (re[i] == '[' && i + 1 < len && (re[i + 1] == ':' ||
+		    re[i + 1] == '=' || re[i + 1] == '.')) {
+			char end = re[i + 1];
+
+			i += 2;
+			while (i + 1 < len &&
+			    !(re[i] == end && re[i + 1] == ']'))
+				i++;
+			i = i + 2 < len ? i + 2 : len;
+			continue;
+		}
+		i++;
+	}
+	return i < len ? i : len;
+}
+
 static int
 regex_scan(const char *re, size_t len, char *msg, size_t msglen)
 {
@@ -244,29 +272,7 @@ regex_scan(const char *re, size_t len, char *msg, size_t msglen)
 			}
 			i += 2;
 		} else if (c == '[') {
-			/* bracket expression: ']' first is a literal, and
-			 * [:class:], [=x=], [.x.] may hold a ']' */
-			i++;
-			if (i < len && re[i] == '^')
-				i++;
-			if (i < len && re[i] == ']')
-				i++;
-			while (i < len && re[i] != ']') {
-				if (re[i] == '[' && i + 1 < len &&
-				    (re[i + 1] == ':' || re[i + 1] == '=' ||
-				    re[i + 1] == '.')) {
-					char end = re[i + 1];
-
-					i += 2;
-					while (i + 1 < len &&
-					    !(re[i] == end && re[i + 1] == ']'))
-						i++;
-					i += 2;
-					continue;
-				}
-				i++;
-			}
-			i++;
+			i = bracket_close(re, len, i) + 1;
 		} else if (c == '(') {
 			if (depth == REGEX_MAX_DEPTH) {
 				pb_msg(msg, msglen, "regex %s: groups nested "
@@ -384,29 +390,7 @@ pb_regex_must(const char *re, size_t len, size_t *off, size_t *mlen)
 			/* \w, \<, \` ... are no literals: skip any escape */
 			i = i + 2 < len ? i + 2 : len;
 		} else if (c == '[') {
-			/* as regex_scan: ']' first is a literal, and
-			 * [:class:], [=x=], [.x.] may hold a ']' */
-			i++;
-			if (i < len && re[i] == '^')
-				i++;
-			if (i < len && re[i] == ']')
-				i++;
-			while (i < len && re[i] != ']') {
-				if (re[i] == '[' && i + 1 < len &&
-				    (re[i + 1] == ':' || re[i + 1] == '=' ||
-				    re[i + 1] == '.')) {
-					char end = re[i + 1];
-
-					i += 2;
-					while (i + 1 < len &&
-					    !(re[i] == end && re[i + 1] == ']'))
-						i++;
-					i = i + 2 < len ? i + 2 : len;
-					continue;
-				}
-				i++;
-			}
-			if (i >= len)
+			if ((i = bracket_close(re, len, i)) >= len)
 				return;         /* unterminated */
 			i++;
 		} else if (c == '{') {

@@ -222,6 +222,20 @@ login ci_billing "$billing"
 ok "$([ $rc -eq 0 ] && [ "$out" = "ci_billing true" ]; echo $?)" \
 	"a member of the +buildkite group role logs in through the same lines"
 
+# The policy compiled by root, as the example path unit does: the
+# backends (postgres) read the snapshot and decide as from the YAML.
+out=$("$PB_TOOL" compile -c "$POLICY" 2>&1)
+ok $? "the installed tool compiles the policy as root"
+echo "$out" | grep -q "$POLICY.compiled: up to date; logins use it"
+ok $? "... and says logins use the snapshot"
+login ci_reader "$test"
+ok "$([ $rc -eq 0 ] && [ "$out" = "ci_reader true" ]; echo $?)" \
+	"with the snapshot, the test step's token still gets ci_reader"
+login api_migrator "$test"
+grep -q '"result":"deny","reason":"no_rule","role":"api_migrator"' "$LOG"
+ok $? "... and api_migrator is still refused with reason no_rule"
+rm -f "$POLICY.compiled"
+
 login ci_reader "$test" disable
 ok "$([ $rc -ne 0 ]; echo $?)" "without TLS the example pg_hba.conf rejects the login"
 echo "$out" | grep -q 'rejects connection'
