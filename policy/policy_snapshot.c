@@ -151,8 +151,8 @@ put_config(struct wr *w, const struct pb_config *c)
 	put_i64(w, c->jwks.max_stale);
 	put_i64(w, c->jwks.timeout);
 	put_opt(w, c->jwks.ca_file);
-	put_u8(w, c->jwks.writer);
-	put_u8(w, c->audit.format);
+	put_u8(w, c->jwks.writer == PB_WRITER_TOOL);
+	put_u8(w, c->audit.format == PB_AUDIT_JSON);
 	put_i64(w, c->audit.facility);
 }
 
@@ -469,8 +469,8 @@ get_config(struct rd *r, struct pb_config *c)
 	c->jwks.max_stale = get_i64(r);
 	c->jwks.timeout = get_i64(r);
 	c->jwks.ca_file = dup_str(r, get_opt(r));
-	c->jwks.writer = get_u8(r) == 1 ? PB_WRITER_TOOL : PB_WRITER_MODULE;
-	c->audit.format = get_u8(r) == 1 ? PB_AUDIT_JSON : PB_AUDIT_LOGFMT;
+	c->jwks.writer = get_bool(r) ? PB_WRITER_TOOL : PB_WRITER_MODULE;
+	c->audit.format = get_bool(r) ? PB_AUDIT_JSON : PB_AUDIT_LOGFMT;
 	fac = get_i64(r);
 	c->audit.facility = (int)fac;
 	/* what the loader guarantees and the module relies on */
