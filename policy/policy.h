@@ -69,9 +69,9 @@ struct pb_error {
 struct pb_policy;
 
 /* Reads the policy at path (and its includes) for a decision: from its
- * snapshot (pb_policy_compile) when the files are byte for byte the ones
- * it was made from, else parsed and strictly validated as
- * pb_policy_parse does. Returns 0 and sets *out, or -1 with err filled
+ * snapshot (pb_policy_compile) when the files are the ones it was made
+ * from (same paths, sizes and SHA-256), else parsed and strictly
+ * validated as pb_policy_parse does. Returns 0 and sets *out, or -1 with err filled
  * (file:line:column). */
 int pb_policy_load(const char *path, struct pb_policy **out,
     struct pb_error *err);
