@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "policy.h"
+#include "check_config.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -80,27 +81,6 @@ trace(void *ctx, const char *rule, bool matched, const char *why)
 	if (rule == NULL || why == NULL || strlen(why) >= 4096)
 		__builtin_trap();
 	t->calls++;
-}
-
-static void
-check_config(const struct pb_config *c)
-{
-	size_t i;
-
-	if (c == NULL || c->token.issuer == NULL ||
-	    c->token.organization == NULL || c->token.audiences == NULL ||
-	    c->token.n_audiences == 0 || c->token.algorithms == 0 ||
-	    (c->token.algorithms & ~0x1fu) != 0 ||
-	    c->token.leeway < 0 || c->token.max_lifetime < 1 ||
-	    (c->token.single_use && c->token.replay_dir == NULL) ||
-	    (c->jwks.url == NULL) == (c->jwks.file == NULL) ||
-	    c->jwks.cache == NULL || c->jwks.refresh < 1 ||
-	    c->jwks.max_stale < 0 || c->jwks.timeout < 1)
-		__builtin_trap();
-	for (i = 0; i < c->token.n_audiences; i++)
-		if (c->token.audiences[i] == NULL ||
-		    c->token.audiences[i][0] == '\0')
-			__builtin_trap();
 }
 
 static void

@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "policy.h"
+#include "check_config.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -126,27 +127,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	put(md, sizeof(md));
 	size = 0;
 	return 0;
-}
-
-static void
-check_config(const struct pb_config *c)
-{
-	size_t i;
-
-	if (c == NULL || c->token.issuer == NULL ||
-	    c->token.organization == NULL || c->token.audiences == NULL ||
-	    c->token.n_audiences == 0 || c->token.algorithms == 0 ||
-	    (c->token.algorithms & ~0x1fu) != 0 ||
-	    c->token.leeway < 0 || c->token.max_lifetime < 1 ||
-	    (c->token.single_use && c->token.replay_dir == NULL) ||
-	    (c->jwks.url == NULL) == (c->jwks.file == NULL) ||
-	    c->jwks.cache == NULL || c->jwks.refresh < 1 ||
-	    c->jwks.max_stale < 0 || c->jwks.timeout < 1)
-		__builtin_trap();
-	for (i = 0; i < c->token.n_audiences; i++)
-		if (c->token.audiences[i] == NULL ||
-		    c->token.audiences[i][0] == '\0')
-			__builtin_trap();
 }
 
 static void

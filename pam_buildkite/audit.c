@@ -16,42 +16,12 @@
 #include <syslog.h>
 
 #include "audit.h"
-
-/* A growing string that remembers an allocation failure instead of
- * reporting each one, so the formatter reads straight through. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
+#include "msg.h"
 
 static void
-sb_put(struct sbuf *b, const char *s, size_t n)
+sb_str(struct pb_buf *b, const char *s)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 512;
-		char *np;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_str(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
+	pb_buf_put(b, s, strlen(s));
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if the
@@ -96,7 +66,7 @@ utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
 /* Appends value, escaped, cut at PB_AUDIT_MAX_VALUE input bytes. The
  * escapes are valid in both a logfmt quoted value and a JSON string. */
 static void
-put_escaped(struct sbuf *b, const char *value)
+put_escaped(struct pb_buf *b, const char *value)
 {
 	const unsigned char *s = (const unsigned char *)value;
 	size_t n = strlen(value), i = 0;
@@ -120,7 +90,7 @@ put_escaped(struct sbuf *b, const char *value)
 		if (cp == '"' || cp == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)cp;
-			sb_put(b, esc, 2);
+			pb_buf_put(b, esc, 2);
 		} else if (cp == '\n') {
 			sb_str(b, "\\n");
 		} else if (cp == '\r') {
@@ -133,7 +103,7 @@ put_escaped(struct sbuf *b, const char *value)
 			snprintf(esc, sizeof(esc), "\\u%04x", cp);
 			sb_str(b, esc);
 		} else {
-			sb_put(b, (const char *)s + i, len);
+			pb_buf_put(b, (const char *)s + i, len);
 		}
 		i += len;
 	}
@@ -155,7 +125,7 @@ logfmt_bare(const char *v)
 }
 
 static void
-put_field(struct sbuf *b, enum pb_audit_format format, const char *key,
+put_field(struct pb_buf *b, enum pb_audit_format format, const char *key,
     const char *value, bool number)
 {
 	if (value == NULL)
@@ -189,7 +159,7 @@ put_field(struct sbuf *b, enum pb_audit_format format, const char *key,
 /* A claim as audit text: strings as they are, integers in decimal;
  * null, absent and other types are left out of the event. */
 static void
-put_claim(struct sbuf *b, enum pb_audit_format format, const char *key,
+put_claim(struct pb_buf *b, enum pb_audit_format format, const char *key,
     const json_t *claims, const char *claim)
 {
 	const json_t *v = claims ? json_object_get(claims, claim) : NULL;
@@ -212,7 +182,7 @@ put_claim(struct sbuf *b, enum pb_audit_format format, const char *key,
 char *
 pb_audit_format(const struct pb_audit_event *ev, enum pb_audit_format format)
 {
-	struct sbuf b = { NULL, 0, 0, false };
+	struct pb_buf b = { NULL, 0, 0, false };
 	const json_t *c = ev->claims;
 
 	if (format == PB_AUDIT_JSON)
@@ -252,7 +222,7 @@ pb_audit_emit(const struct pb_audit_event *ev, enum pb_audit_format format,
     int facility)
 {
 	int level = ev->reason == PB_OK ? LOG_NOTICE : LOG_WARNING;
-	struct sbuf svc = { NULL, 0, 0, false };
+	struct pb_buf svc = { NULL, 0, 0, false };
 	char *line;
 
 	/* The service name comes from the host's configuration; it goes

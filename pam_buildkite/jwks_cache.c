@@ -39,6 +39,7 @@
 
 #include "jwks_cache.h"
 #include "jwks_fetch.h"
+#include "read_file.h"
 #include "msg.h"
 
 /* The cache file holds the JWKS and a little bookkeeping around it. */
@@ -96,72 +97,6 @@ errstr(int e, char *buf, size_t len)
 	return strerror_r(e, buf, len);
 }
 
-int
-pb_read_fd(int fd, size_t max, char **buf, size_t *len)
-{
-	struct stat st;
-	size_t got = 0, cap;
-	char *p;
-	int saved;
-
-	*buf = NULL;
-	*len = 0;
-	/* Start from the file's size, so a 2 KiB JWKS does not cost a
-	 * max-sized buffer in every backend; one byte more than that, so
-	 * a file that grows while we read is caught rather than cut. */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
-	    (unsigned long long)st.st_size < max)
-		cap = (size_t)st.st_size + 1;
-	else
-		cap = max < 65536 ? max + 1 : 65536;
-	if ((p = malloc(cap + 1)) == NULL)
-		return -1;
-	for (;;) {
-		ssize_t n;
-
-		if (got == cap) {
-			/* grew, or not a regular file: double, up to max + 1 */
-			size_t ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
-			char *np;
-
-			if (cap > max) {
-				errno = EFBIG;
-				goto fail;
-			}
-			if ((np = malloc(ncap + 1)) == NULL)
-				goto fail;
-			memcpy(np, p, got);
-			explicit_bzero(p, got);
-			free(p);
-			p = np;
-			cap = ncap;
-		}
-		n = read(fd, p + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > max) {
-			errno = EFBIG;
-			goto fail;
-		}
-	}
-	p[got] = '\0';
-	*buf = p;
-	*len = got;
-	return 0;
-fail:
-	/* What was read may be a token: leave no copy in freed memory. */
-	saved = errno;
-	explicit_bzero(p, got);
-	free(p);
-	errno = saved;
-	return -1;
-}
-
 static int
 write_all(int fd, const char *buf, size_t len)
 {
@@ -198,40 +133,6 @@ openat_retry(int dirfd, const char *name, int flags, mode_t mode)
 		fd = openat(dirfd, name, flags, mode);
 	} while (fd < 0 && errno == EINTR);
 	return fd;
-}
-
-int
-pb_read_file(const char *path, size_t max, char **buf, size_t *len)
-{
-	struct stat st;
-	int fd, saved;
-
-	*buf = NULL;
-	*len = 0;
-	do {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	} while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) != 0)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
-	if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
-		errno = EFBIG;
-		goto fail;
-	}
-	if (pb_read_fd(fd, max, buf, len) != 0)
-		goto fail;
-	close(fd);
-	return 0;
-fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
 }
 
 static enum pb_reason

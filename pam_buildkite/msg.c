@@ -4,7 +4,10 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "msg.h"
@@ -32,4 +35,34 @@ pb_iso_time(char *buf, size_t len, long long t)
 	if ((long long)tt != t || gmtime_r(&tt, &tm) == NULL ||
 	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		buf[0] = '\0';
+}
+
+void
+pb_buf_put(struct pb_buf *b, const void *s, size_t n)
+{
+	size_t cap;
+	char *np;
+
+	if (b->oom)
+		return;
+	if (n >= b->cap - b->len) {
+		/* room for n bytes and the NUL, in doublings */
+		cap = b->cap ? b->cap : 512;
+		while (cap - b->len <= n) {
+			if (cap > SIZE_MAX / 2) {
+				b->oom = true;
+				return;
+			}
+			cap *= 2;
+		}
+		if ((np = realloc(b->p, cap)) == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }

@@ -4,6 +4,7 @@
 #ifndef PB_MSG_H
 #define PB_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* snprintf into a detail buffer, where a message cut at the end of the
@@ -15,5 +16,17 @@ void pb_msg(char *buf, size_t len, const char *fmt, ...)
 /* "2023-11-14T22:13:20Z" for the epoch time t, or "" when t is not a
  * representable time. */
 void pb_iso_time(char *buf, size_t len, long long t);
+
+/* A growing byte string that remembers an allocation failure instead of
+ * reporting each one, so a writer goes straight through and checks oom
+ * once at the end. p is NUL-terminated after every put. Start from
+ * { NULL, 0, 0, false }; free(p) when done. */
+struct pb_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void pb_buf_put(struct pb_buf *b, const void *s, size_t n);
 
 #endif

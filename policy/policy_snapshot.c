@@ -46,82 +46,55 @@
 
 #include "msg.h"
 #include "policy_int.h"
+#include "read_file.h"
 
 static const char magic[16] = "pbpolicysnap1\n\0";
 #define SNAP_MAX        (64u * 1024 * 1024)
 
 /* ------------------------------------------------------------ writing */
 
-struct wr {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
 static void
-put(struct wr *w, const void *v, size_t n)
-{
-	if (w->oom)
-		return;
-	if (n > w->cap - w->len) {
-		size_t cap = w->cap ? w->cap : 65536;
-		char *p;
-
-		while (cap - w->len < n && cap <= SNAP_MAX)
-			cap *= 2;
-		if (cap - w->len < n || (p = realloc(w->p, cap)) == NULL) {
-			w->oom = true;
-			return;
-		}
-		w->p = p;
-		w->cap = cap;
-	}
-	memcpy(w->p + w->len, v, n);
-	w->len += n;
-}
-
-static void
-put_u8(struct wr *w, unsigned v)
+put_u8(struct pb_buf *w, unsigned v)
 {
 	unsigned char c = (unsigned char)v;
 
-	put(w, &c, 1);
+	pb_buf_put(w, &c, 1);
 }
 
 static void
-put_u32(struct wr *w, size_t v)
+put_u32(struct pb_buf *w, size_t v)
 {
 	uint32_t u = (uint32_t)v;
 
 	if (v > UINT32_MAX)
 		w->oom = true;
-	put(w, &u, sizeof(u));
+	pb_buf_put(w, &u, sizeof(u));
 }
 
 static void
-put_i64(struct wr *w, long long v)
+put_i64(struct pb_buf *w, long long v)
 {
 	int64_t i = v;
 
-	put(w, &i, sizeof(i));
+	pb_buf_put(w, &i, sizeof(i));
 }
 
 static void
-put_strn(struct wr *w, const char *s, size_t len)
+put_strn(struct pb_buf *w, const char *s, size_t len)
 {
 	put_u32(w, len);
-	put(w, s, len);
+	pb_buf_put(w, s, len);
 	put_u8(w, 0);
 }
 
 static void
-put_str(struct wr *w, const char *s)
+put_str(struct pb_buf *w, const char *s)
 {
 	put_strn(w, s, strlen(s));
 }
 
 static void
-put_opt(struct wr *w, const char *s)
+put_opt(struct pb_buf *w, const char *s)
 {
 	put_u8(w, s != NULL);
 	if (s != NULL)
@@ -129,7 +102,7 @@ put_opt(struct wr *w, const char *s)
 }
 
 static void
-put_config(struct wr *w, const struct pb_config *c)
+put_config(struct pb_buf *w, const struct pb_config *c)
 {
 	size_t i;
 
@@ -157,7 +130,7 @@ put_config(struct wr *w, const struct pb_config *c)
 }
 
 static void
-put_rules(struct wr *w, const struct pb_policy *pol)
+put_rules(struct pb_buf *w, const struct pb_policy *pol)
 {
 	size_t i, j, k, conds = 0, items = 0, cidrs = 0, roles = 0;
 
@@ -198,7 +171,7 @@ put_rules(struct wr *w, const struct pb_policy *pol)
 		put_u32(w, r->n_from);
 		for (j = 0; j < r->n_from; j++) {
 			put_u8(w, r->from[j].family == AF_INET6 ? 6 : 4);
-			put(w, r->from[j].addr, sizeof(r->from[j].addr));
+			pb_buf_put(w, r->from[j].addr, sizeof(r->from[j].addr));
 			put_u32(w, r->from[j].prefix);
 		}
 		put_opt(w, r->from_display);
@@ -265,7 +238,7 @@ pb_policy_compile(const char *path, char *msg, size_t msglen)
 	struct pb_sources src = { NULL, 0, NULL };
 	struct pb_policy *pol = NULL;
 	struct pb_error err;
-	struct wr w = { NULL, 0, 0, false };
+	struct pb_buf w = { NULL, 0, 0, false };
 	char out[PATH_MAX];
 	uint64_t size;
 	size_t i;
@@ -285,10 +258,10 @@ pb_policy_compile(const char *path, char *msg, size_t msglen)
 		pb_msg(msg, msglen, "%s", err.text);
 		goto out;
 	}
-	put(&w, magic, sizeof(magic));
+	pb_buf_put(&w, magic, sizeof(magic));
 	put_u32(&w, 0x01020304u);
 	size = 0;
-	put(&w, &size, sizeof(size));
+	pb_buf_put(&w, &size, sizeof(size));
 	put_u32(&w, src.n);
 	put_opt(&w, src.include);
 	for (i = 0; i < src.n; i++) {
@@ -299,8 +272,8 @@ pb_policy_compile(const char *path, char *msg, size_t msglen)
 		    EVP_sha256(), NULL) != 1)
 			w.oom = true;
 		put_str(&w, src.v[i].path);
-		put(&w, &len, sizeof(len));
-		put(&w, md, sizeof(md));
+		pb_buf_put(&w, &len, sizeof(len));
+		pb_buf_put(&w, md, sizeof(md));
 	}
 	put_config(&w, &pol->cfg);
 	put_rules(&w, pol);
@@ -596,44 +569,25 @@ static char *
 slurp(const char *path, size_t max, struct stat *st, size_t *len,
     char *why, size_t whylen)
 {
-	char *buf, eb[128];
-	size_t n = 0;
+	char *buf = NULL, eb[128];
 	int fd, e;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
 	    O_NOFOLLOW);
-	if (fd < 0) {
+	if (fd < 0 || fstat(fd, st) != 0)
 		e = errno;
-		pb_msg(why, whylen, "%s: %s", path,
-		    strerror_r(e, eb, sizeof(eb)));
-		errno = e;
-		return NULL;
-	}
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
-	    (size_t)st->st_size > max) {
-		pb_msg(why, whylen, "%s: not a regular file of at most %zu "
-		    "bytes", path, max);
+	else if (!S_ISREG(st->st_mode))
+		e = EINVAL;
+	else if ((unsigned long long)st->st_size > max)
+		e = EFBIG;
+	else
+		e = pb_read_fd(fd, max, &buf, len) == 0 ? 0 : errno;
+	if (fd >= 0)
 		close(fd);
-		return NULL;
-	}
-	buf = malloc((size_t)st->st_size + 1);
-	while (buf != NULL && n < (size_t)st->st_size + 1) {
-		ssize_t got = read(fd, buf + n, (size_t)st->st_size + 1 - n);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-	}
-	close(fd);
-	if (buf == NULL || n != (size_t)st->st_size) {
-		pb_msg(why, whylen, "%s: cannot read it whole", path);
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = n;
+	if (buf == NULL)
+		pb_msg(why, whylen, "%s: %s", path, e == EINVAL ?
+		    "not a regular file" : strerror_r(e, eb, sizeof(eb)));
+	errno = e;
 	return buf;
 }
 

@@ -34,6 +34,7 @@
 #include "jwks_cache.h"
 #include "jwks_fetch.h"
 #include "policy.h"
+#include "read_file.h"
 #include "tap.h"
 #include "tokmint.h"
 

@@ -38,6 +38,7 @@
 #include "jwks_cache.h"
 #include "msg.h"
 #include "policy.h"
+#include "read_file.h"
 #include "reason.h"
 #include "token.h"
 
@@ -302,35 +303,47 @@ snapshot_note(const char *path)
 	}
 }
 
+/* The options of a command that takes only -c: sets *path and returns
+ * -1 to go on, or the exit status (after --help, or a usage error). */
 static int
-cmd_check(int argc, char **argv)
+config_option(const char *cmd, int argc, char **argv, const char **path)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = PB_POLICY_DEFAULT_PATH;
-	struct pb_policy *pol;
-	size_t n;
 	int c;
 
+	*path = PB_POLICY_DEFAULT_PATH;
 	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
-			return bad_option("check", c, argv);
+			return bad_option(cmd, c, argv);
 		}
 	}
 	if (optind != argc)
-		return usage_error("check: unexpected argument %s",
+		return usage_error("%s: unexpected argument %s", cmd,
 		    argv[optind]);
+	return -1;
+}
 
+static int
+cmd_check(int argc, char **argv)
+{
+	const char *path;
+	struct pb_policy *pol;
+	size_t n;
+	int rc;
+
+	if ((rc = config_option("check", argc, argv, &path)) >= 0)
+		return rc;
 	if ((pol = load_policy(path, true)) == NULL)
 		return 1;
 	permission_warnings(path);
@@ -346,30 +359,12 @@ cmd_check(int argc, char **argv)
 static int
 cmd_compile(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = PB_POLICY_DEFAULT_PATH;
+	const char *path;
 	char msg[1024];
-	int c;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			return bad_option("compile", c, argv);
-		}
-	}
-	if (optind != argc)
-		return usage_error("compile: unexpected argument %s",
-		    argv[optind]);
+	if ((rc = config_option("compile", argc, argv, &path)) >= 0)
+		return rc;
 	if (pb_policy_compile(path, msg, sizeof(msg)) != 0) {
 		fputs(PROG ": ", stderr);
 		put_text(stderr, msg);
