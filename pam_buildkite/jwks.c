@@ -12,6 +12,7 @@
  * become an HMAC key.
  */
 #include "config.h"
+#include "lowlevel_crypto.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,10 +22,11 @@
 
 #include <jansson.h>
 #include <openssl/bn.h>
-#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rsa.h>
 
 #include "b64url.h"
 #include "jwks.h"
@@ -253,11 +255,9 @@ int
 pb_jwks_parse(const char *buf, size_t len, struct pb_jwks **out,
     char *err, size_t errlen)
 {
-	struct pb_jwks *jwks = NULL;
-	json_t *root = NULL;
-	const json_t *keys;
+	json_t *root;
 	json_error_t jerr;
-	size_t i, j, nkeys;
+	int r;
 
 	if (out == NULL) {
 		pb_msg(err, errlen, "no output");
@@ -279,19 +279,33 @@ pb_jwks_parse(const char *buf, size_t len, struct pb_jwks **out,
 		    jerr.line, jerr.column, jerr.text);
 		return -1;
 	}
+	r = pb_jwks_from_json(root, out, err, errlen);
+	json_decref(root);
+	return r;
+}
+
+int
+pb_jwks_from_json(const json_t *root, struct pb_jwks **out, char *err,
+    size_t errlen)
+{
+	struct pb_jwks *jwks = NULL;
+	const json_t *keys;
+	size_t i, j, nkeys;
+
+	*out = NULL;
 	if (!json_is_object(root)) {
 		pb_msg(err, errlen, "document is not a JSON object");
-		goto fail;
+		return -1;
 	}
 	keys = json_object_get(root, "keys");
 	if (!json_is_array(keys)) {
 		pb_msg(err, errlen, "\"keys\" missing or not an array");
-		goto fail;
+		return -1;
 	}
 	nkeys = json_array_size(keys);
 	if (nkeys > PB_JWKS_MAX_KEYS) {
 		pb_msg(err, errlen, "more than %d keys", PB_JWKS_MAX_KEYS);
-		goto fail;
+		return -1;
 	}
 
 	jwks = calloc(1, sizeof(*jwks));
@@ -332,14 +346,11 @@ pb_jwks_parse(const char *buf, size_t len, struct pb_jwks **out,
 		pb_msg(err, errlen, "no usable RSA or EC key");
 		goto fail;
 	}
-
-	json_decref(root);
 	*out = jwks;
 	return 0;
 
 fail:
 	pb_jwks_free(jwks);
-	json_decref(root);
 	return -1;
 }
 
@@ -390,6 +401,21 @@ misfit(const struct pb_jwk *k, enum pb_alg alg)
 	return NULL;
 }
 
+/* Wraps a low-level key in an EVP_PKEY, which takes it over. */
+static enum pb_reason
+wrap_key(int type, void *low, EVP_PKEY **key, char *detail,
+    size_t detail_len)
+{
+	if ((*key = EVP_PKEY_new()) == NULL ||
+	    EVP_PKEY_assign(*key, type, low) != 1) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		pb_msg(detail, detail_len, "out of memory building key");
+		return PB_UNKNOWN_KEY;
+	}
+	return PB_OK;
+}
+
 /* Builds the RSA public key. Returns PB_OK, or PB_UNKNOWN_KEY with a
  * detail for a key we refuse or could not build (out of memory too: the
  * caller refuses the token either way). */
@@ -398,10 +424,8 @@ build_rsa(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
     size_t detail_len)
 {
 	enum pb_reason r = PB_UNKNOWN_KEY;
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	BIGNUM *n = NULL, *e = NULL;
+	RSA *rsa = NULL;
 	int nbits;
 
 	n = BN_bin2bn(k->a, (int)k->a_len, NULL);
@@ -416,13 +440,11 @@ build_rsa(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
 	if (nbits < PB_RSA_MIN_BITS) {
 		pb_msg(detail, detail_len, "RSA key of %d bits is too weak "
 		    "(at least %d required)", nbits, PB_RSA_MIN_BITS);
-		r = PB_UNKNOWN_KEY;
 		goto out;
 	}
 	if (nbits > PB_RSA_MAX_BITS) {
 		pb_msg(detail, detail_len, "RSA key of %d bits is too large "
 		    "(at most %d supported)", nbits, PB_RSA_MAX_BITS);
-		r = PB_UNKNOWN_KEY;
 		goto out;
 	}
 	/* e = 1 makes every "signature" equal to its padded digest; even e
@@ -431,28 +453,19 @@ build_rsa(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
 	    BN_num_bits(e) > PB_RSA_MAX_E_BITS) {
 		pb_msg(detail, detail_len, "RSA key has an unusable public "
 		    "exponent");
-		r = PB_UNKNOWN_KEY;
 		goto out;
 	}
-
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
-	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, key, EVP_PKEY_PUBLIC_KEY, params) <= 0 ||
-	    *key == NULL) {
+	if ((rsa = RSA_new()) == NULL || RSA_set0_key(rsa, n, e, NULL) != 1) {
 		pb_msg(detail, detail_len, "RSA key could not be loaded");
-		r = PB_UNKNOWN_KEY;
 		goto out;
 	}
-	r = PB_OK;
+	n = e = NULL;   /* rsa owns them */
+	r = wrap_key(EVP_PKEY_RSA, rsa, key, detail, detail_len);
+	if (r == PB_OK)
+		rsa = NULL;
 
 out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
+	RSA_free(rsa);
 	BN_free(n);
 	BN_free(e);
 	return r;
@@ -465,12 +478,9 @@ build_ec(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
     size_t detail_len)
 {
 	enum pb_reason r = PB_UNKNOWN_KEY;
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL, *cctx = NULL;
 	unsigned char point[1 + 2 * 48];
 	size_t plen = 1 + k->a_len + k->b_len;
-	const char *group = k->crv_bits == 256 ? "prime256v1" : "secp384r1";
+	EC_KEY *ec;
 
 	/* Sizes were checked at parse time; check again rather than trust
 	 * a distant invariant with a stack buffer. */
@@ -484,37 +494,25 @@ build_ec(const struct pb_jwk *k, EVP_PKEY **key, char *detail,
 	memcpy(point + 1, k->a, k->a_len);
 	memcpy(point + 1 + k->a_len, k->b, k->b_len);
 
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    group, 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
-	    point, plen) ||
-	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) <= 0) {
+	ec = EC_KEY_new_by_curve_name(k->crv_bits == 256 ?
+	    NID_X9_62_prime256v1 : NID_secp384r1);
+	if (ec == NULL) {
 		pb_msg(detail, detail_len, "out of memory building key");
-		goto out;
+		return PB_UNKNOWN_KEY;
 	}
-	if (EVP_PKEY_fromdata(ctx, key, EVP_PKEY_PUBLIC_KEY, params) <= 0 ||
-	    *key == NULL) {
-		pb_msg(detail, detail_len, "EC key could not be loaded (point "
-		    "not on the curve?)");
-		goto out;
-	}
-	if ((cctx = EVP_PKEY_CTX_new_from_pkey(NULL, *key, NULL)) == NULL ||
-	    EVP_PKEY_public_check(cctx) != 1) {
+	/* oct2key refuses a point off the curve; check_key also refuses
+	 * the point at infinity and one outside the prime-order group. */
+	if (EC_KEY_oct2key(ec, point, plen, NULL) != 1 ||
+	    EC_KEY_check_key(ec) != 1) {
 		pb_msg(detail, detail_len, "EC key point is not on the curve");
-		EVP_PKEY_free(*key);
-		*key = NULL;
 		goto out;
 	}
-	r = PB_OK;
+	r = wrap_key(EVP_PKEY_EC, ec, key, detail, detail_len);
+	if (r == PB_OK)
+		ec = NULL;
 
 out:
-	EVP_PKEY_CTX_free(cctx);
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
+	EC_KEY_free(ec);
 	return r;
 }
 

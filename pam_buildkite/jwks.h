@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "policy.h"
@@ -22,6 +23,10 @@ struct pb_jwks;
  * Returns 0, or -1 with a reason in err. */
 int pb_jwks_parse(const char *buf, size_t len, struct pb_jwks **out,
     char *err, size_t errlen);
+/* The same, for a document already parsed (the cache file holds the set
+ * inside its own JSON, which is then parsed once). */
+int pb_jwks_from_json(const json_t *root, struct pb_jwks **out, char *err,
+    size_t errlen);
 void pb_jwks_free(struct pb_jwks *jwks);
 size_t pb_jwks_count(const struct pb_jwks *jwks);
 

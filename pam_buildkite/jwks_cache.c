@@ -20,6 +20,7 @@
  * PostgreSQL's authentication_timeout does not interrupt a module.
  */
 #include "config.h"
+#include "lowlevel_crypto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +36,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "jwks_cache.h"
 #include "jwks_fetch.h"
@@ -191,13 +191,11 @@ sleep_poll(void)
 static int
 cache_names(struct cache *c)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	char hex[33];
 	unsigned i;
 
-	if (EVP_Digest(c->cfg->jwks.url, strlen(c->cfg->jwks.url), md,
-	    &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+	if (pb_sha256(c->cfg->jwks.url, strlen(c->cfg->jwks.url), md) != 0)
 		return -1;
 	for (i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
@@ -301,7 +299,7 @@ read_cache(struct cache *c, long long now, struct pb_jwks **out,
     long long *fetched_at, char *why, size_t whylen)
 {
 	json_t *root = NULL, *url, *fa, *jw;
-	char *buf = NULL, *text = NULL, eb[128], perr[256];
+	char *buf = NULL, eb[128], perr[256];
 	json_error_t jerr;
 	struct stat st;
 	size_t len;
@@ -375,11 +373,7 @@ read_cache(struct cache *c, long long now, struct pb_jwks **out,
 		pb_msg(why, whylen, "fetched_at is in the future");
 		goto out;
 	}
-	if ((text = json_dumps(jw, JSON_COMPACT)) == NULL) {
-		pb_msg(why, whylen, "out of memory");
-		goto out;
-	}
-	if (pb_jwks_parse(text, strlen(text), out, perr, sizeof(perr)) != 0) {
+	if (pb_jwks_from_json(jw, out, perr, sizeof(perr)) != 0) {
 		pb_msg(why, whylen, "invalid JWKS: %s", perr);
 		goto out;
 	}
@@ -392,7 +386,6 @@ read_cache(struct cache *c, long long now, struct pb_jwks **out,
 	*fetched_at = (long long)json_integer_value(fa);
 	ret = 1;
 out:
-	free(text);
 	json_decref(root);
 	free(buf);
 	close(fd);

@@ -33,6 +33,7 @@
  * the store refuses the login (PB_CONFIG), never skips the check.
  */
 #include "config.h"
+#include "lowlevel_crypto.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "msg.h"
 #include "replay.h"
@@ -69,21 +70,16 @@ static int
 entry_names(const char *issuer, const char *jti, size_t jti_len,
     struct entry *e)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	EVP_MD_CTX *ctx;
-	int ok;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX ctx;
+	unsigned int i;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
+	if (SHA256_Init(&ctx) != 1 ||
+	    SHA256_Update(&ctx, issuer, strlen(issuer) + 1) != 1 ||
+	    SHA256_Update(&ctx, jti, jti_len) != 1 ||
+	    SHA256_Final(md, &ctx) != 1)
 		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, issuer, strlen(issuer) + 1) == 1 &&
-	    EVP_DigestUpdate(ctx, jti, jti_len) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
-		return -1;
-	for (i = 0; i < 32; i++)
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
 		snprintf(e->name + 2 * i, 3, "%02x", md[i]);
 	memcpy(e->shard, e->name, 2);
 	e->shard[2] = '\0';

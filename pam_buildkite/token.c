@@ -6,12 +6,14 @@
  * key verifies), decodes base64 leniently and accepts duplicate JSON
  * members. Here the header is parsed strictly, the algorithm must be one
  * the policy allows and fit the key, the signature is checked with
- * OpenSSL's EVP interface, and only then is the payload even parsed.
+ * OpenSSL's RSA_verify or ECDSA_do_verify (lowlevel_crypto.h says why
+ * not EVP), and only then is the payload even parsed.
  *
  * Every path that is not a complete success returns a refusal: an
  * allocation failure is a refused token, never an accepted one.
  */
 #include "config.h"
+#include "lowlevel_crypto.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -27,7 +29,9 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 
 #include "b64url.h"
 #include "jwks.h"
@@ -141,51 +145,117 @@ diff_ge(long long a, long long b, long long c)
 static const struct {
 	const char *name;
 	enum pb_alg alg;
-	const char *md;
+	int md;                 /* NID of the digest */
 	size_t ec_sig_len;      /* JOSE R||S length, 0 for RSA */
 } algs[] = {
-	{ "RS256", PB_ALG_RS256, "SHA256", 0 },
-	{ "RS384", PB_ALG_RS384, "SHA384", 0 },
-	{ "RS512", PB_ALG_RS512, "SHA512", 0 },
-	{ "ES256", PB_ALG_ES256, "SHA256", 64 },
-	{ "ES384", PB_ALG_ES384, "SHA384", 96 },
+	{ "RS256", PB_ALG_RS256, NID_sha256, 0 },
+	{ "RS384", PB_ALG_RS384, NID_sha384, 0 },
+	{ "RS512", PB_ALG_RS512, NID_sha512, 0 },
+	{ "ES256", PB_ALG_ES256, NID_sha256, 64 },
+	{ "ES384", PB_ALG_ES384, NID_sha384, 96 },
 };
 
-/* Converts the JOSE R||S form into the DER ECDSA-Sig-Value OpenSSL
- * verifies. Returns a malloc'd buffer or NULL. */
-static unsigned char *
-jose_to_der(const unsigned char *sig, size_t sig_len, size_t *der_len)
+/* The digest of data that algs[ai] signs, into md (SHA512_DIGEST_LENGTH
+ * bytes); returns its length. */
+static unsigned int
+digest(size_t ai, const unsigned char *data, size_t len, unsigned char *md)
 {
+	SHA256_CTX c256;
+	SHA512_CTX c512;
+
+	switch (algs[ai].md) {
+	case NID_sha256:
+		if (SHA256_Init(&c256) != 1 ||
+		    SHA256_Update(&c256, data, len) != 1 ||
+		    SHA256_Final(md, &c256) != 1)
+			return 0;
+		return SHA256_DIGEST_LENGTH;
+	case NID_sha384:
+		if (SHA384_Init(&c512) != 1 ||
+		    SHA384_Update(&c512, data, len) != 1 ||
+		    SHA384_Final(md, &c512) != 1)
+			return 0;
+		return SHA384_DIGEST_LENGTH;
+	case NID_sha512:
+		if (SHA512_Init(&c512) != 1 ||
+		    SHA512_Update(&c512, data, len) != 1 ||
+		    SHA512_Final(md, &c512) != 1)
+			return 0;
+		return SHA512_DIGEST_LENGTH;
+	}
+	return 0;
+}
+
+/* RSASSA-PKCS1-v1_5: RSA_verify checks the signature's length against
+ * the modulus and compares the whole decrypted block with the one it
+ * encodes from md, so no lenient parsing of the padding is involved. */
+static bool
+verify_rsa(size_t ai, EVP_PKEY *key, const unsigned char *md,
+    unsigned int md_len, const unsigned char *sig, size_t sig_len,
+    char *detail, size_t detail_len)
+{
+	RSA *rsa = EVP_PKEY_get1_RSA(key);
+	bool good = false;
+
+	/* The key selection promised an RSA key; check anyway, the cost is
+	 * nothing next to the modular exponentiation. */
+	if (rsa == NULL)
+		pb_msg(detail, detail_len, "key is not an RSA key");
+	else if (sig_len != (size_t)RSA_size(rsa))
+		pb_msg(detail, detail_len, "signature length does not match "
+		    "the key");
+	else if (RSA_verify(algs[ai].md, md, md_len, sig, (unsigned)sig_len,
+	    rsa) != 1)
+		pb_msg(detail, detail_len, "signature does not verify");
+	else
+		good = true;
+	RSA_free(rsa);
+	return good;
+}
+
+/* ECDSA with the JOSE R||S form: each half is one number. */
+static bool
+verify_ec(size_t ai, EVP_PKEY *key, const unsigned char *md,
+    unsigned int md_len, const unsigned char *sig, size_t sig_len,
+    char *detail, size_t detail_len)
+{
+	EC_KEY *ec = EVP_PKEY_get1_EC_KEY(key);
 	ECDSA_SIG *es = NULL;
 	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *der = NULL, *p;
 	size_t half = sig_len / 2;
-	int n;
+	bool good = false;
 
-	if ((es = ECDSA_SIG_new()) == NULL ||
-	    (r = BN_bin2bn(sig, (int)half, NULL)) == NULL ||
-	    (s = BN_bin2bn(sig + half, (int)half, NULL)) == NULL)
-		goto out;
-	if (!ECDSA_SIG_set0(es, r, s))
-		goto out;
-	/* es owns them now. */
-	r = s = NULL;
-	n = i2d_ECDSA_SIG(es, NULL);
-	if (n <= 0 || (der = malloc((size_t)n)) == NULL)
-		goto out;
-	p = der;
-	if (i2d_ECDSA_SIG(es, &p) != n) {
-		free(der);
-		der = NULL;
+	if (ec == NULL || (size_t)EC_GROUP_get_degree(EC_KEY_get0_group(ec)) !=
+	    algs[ai].ec_sig_len * 4) {
+		pb_msg(detail, detail_len, "key does not fit %s",
+		    algs[ai].name);
 		goto out;
 	}
-	*der_len = (size_t)n;
+	if (sig_len != algs[ai].ec_sig_len) {
+		pb_msg(detail, detail_len, "signature length is not %zu bytes",
+		    algs[ai].ec_sig_len);
+		goto out;
+	}
+	if ((es = ECDSA_SIG_new()) == NULL ||
+	    (r = BN_bin2bn(sig, (int)half, NULL)) == NULL ||
+	    (s = BN_bin2bn(sig + half, (int)half, NULL)) == NULL ||
+	    ECDSA_SIG_set0(es, r, s) != 1) {
+		BN_free(r);
+		BN_free(s);
+		pb_msg(detail, detail_len, "signature could not be decoded");
+		goto out;
+	}
+	/* es owns r and s now; only 1 means valid (0 bad, -1 error). */
+	if (ECDSA_do_verify(md, (int)md_len, es, ec) != 1) {
+		pb_msg(detail, detail_len, "signature does not verify");
+		goto out;
+	}
+	good = true;
 
 out:
-	BN_free(r);
-	BN_free(s);
 	ECDSA_SIG_free(es);
-	return der;
+	EC_KEY_free(ec);
+	return good;
 }
 
 /* Verifies sig over data with key as algs[ai] says. Returns true only
@@ -195,76 +265,25 @@ verify_signature(size_t ai, EVP_PKEY *key, const unsigned char *data,
     size_t data_len, const unsigned char *sig, size_t sig_len,
     char *detail, size_t detail_len)
 {
-	EVP_MD_CTX *mctx = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	EVP_MD *md = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *vsig = sig;
-	size_t vsig_len = sig_len;
-	bool good = false;
+	unsigned char md[SHA512_DIGEST_LENGTH];
+	unsigned int md_len = digest(ai, data, data_len, md);
+	bool good;
 
-	if (algs[ai].ec_sig_len == 0) {
-		/* The key selection promised an RSA key; check anyway, the
-		 * cost is nothing next to the modular exponentiation. */
-		if (!EVP_PKEY_is_a(key, "RSA")) {
-			pb_msg(detail, detail_len, "key is not an RSA key");
-			goto out;
-		}
-		if (EVP_PKEY_get_size(key) <= 0 ||
-		    sig_len != (size_t)EVP_PKEY_get_size(key)) {
-			pb_msg(detail, detail_len, "signature length does not "
-			    "match the key");
-			goto out;
-		}
+	if (md_len == 0) {
+		pb_msg(detail, detail_len, "signature check could not start");
+		good = false;
+	} else if (algs[ai].ec_sig_len == 0) {
+		good = verify_rsa(ai, key, md, md_len, sig, sig_len, detail,
+		    detail_len);
 	} else {
-		if (!EVP_PKEY_is_a(key, "EC") ||
-		    (size_t)EVP_PKEY_get_bits(key) != algs[ai].ec_sig_len * 4) {
-			pb_msg(detail, detail_len, "key does not fit %s",
-			    algs[ai].name);
-			goto out;
-		}
-		if (sig_len != algs[ai].ec_sig_len) {
-			pb_msg(detail, detail_len, "signature length is not %zu "
-			    "bytes", algs[ai].ec_sig_len);
-			goto out;
-		}
-		der = jose_to_der(sig, sig_len, &vsig_len);
-		if (der == NULL) {
-			pb_msg(detail, detail_len, "signature could not be "
-			    "decoded");
-			goto out;
-		}
-		vsig = der;
+		good = verify_ec(ai, key, md, md_len, sig, sig_len, detail,
+		    detail_len);
 	}
-
-	if ((md = EVP_MD_fetch(NULL, algs[ai].md, NULL)) == NULL ||
-	    (mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(mctx, &pctx, md, NULL, key) != 1) {
-		pb_msg(detail, detail_len, "signature check could not start");
-		goto out;
-	}
-	if (algs[ai].ec_sig_len == 0 &&
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) {
-		pb_msg(detail, detail_len, "signature check could not start");
-		goto out;
-	}
-	/* Only 1 means valid; 0 is a bad signature, < 0 an error. */
-	if (EVP_DigestVerify(mctx, vsig, vsig_len, data, data_len) != 1) {
-		pb_msg(detail, detail_len, "signature does not verify");
-		goto out;
-	}
-	good = true;
-
-out:
-	free(der);
-	EVP_MD_CTX_free(mctx);  /* frees pctx too */
-	EVP_MD_free(md);
 	if (!good)
 		ERR_clear_error();
 	return good;
 }
 
-/* Decodes one segment and parses it as a JSON object, strictly. */
 static json_t *
 segment_object(const char *seg, size_t len)
 {

@@ -29,6 +29,7 @@
  * str: u32 length, the bytes, a NUL; opt-str: u8 present, then a str.
  */
 #include "config.h"
+#include "lowlevel_crypto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "msg.h"
 #include "policy_int.h"
@@ -268,8 +269,7 @@ pb_policy_compile(const char *path, char *msg, size_t msglen)
 		unsigned char md[32];
 		uint64_t len = src.v[i].len;
 
-		if (EVP_Digest(src.v[i].data, src.v[i].len, md, NULL,
-		    EVP_sha256(), NULL) != 1)
+		if (pb_sha256(src.v[i].data, src.v[i].len, md) != 0)
 			w.oom = true;
 		put_str(&w, src.v[i].path);
 		pb_buf_put(&w, &len, sizeof(len));
@@ -600,7 +600,7 @@ same_file(const char *path, uint64_t size, const unsigned char *md,
     struct stat *st)
 {
 	unsigned char buf[16384], got[32];
-	EVP_MD_CTX *ctx;
+	SHA256_CTX ctx;
 	uint64_t total = 0;
 	ssize_t n = -1;
 	bool ok = false;
@@ -609,22 +609,20 @@ same_file(const char *path, uint64_t size, const unsigned char *md,
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return false;
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
 	    (st->st_mode & S_IWOTH) != 0 || (uint64_t)st->st_size != size ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+	    SHA256_Init(&ctx) != 1)
 		goto out;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
+		if (n < 0 || SHA256_Update(&ctx, buf, (size_t)n) != 1)
 			goto out;
 		total += (uint64_t)n;
 	}
-	ok = total == size && EVP_DigestFinal_ex(ctx, got, NULL) == 1 &&
+	ok = total == size && SHA256_Final(got, &ctx) == 1 &&
 	    memcmp(got, md, sizeof(got)) == 0;
 out:
-	EVP_MD_CTX_free(ctx);
 	close(fd);
 	return ok;
 }

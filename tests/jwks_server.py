@@ -108,6 +108,10 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    # --port 0 lets the kernel choose: a fixed port can be taken by a
+    # client socket still in TIME_WAIT (libpq does not set SO_REUSEADDR).
+    with open(os.path.join(a.dir, "port"), "w") as f:
+        f.write(str(srv.server_address[1]))
     with open(os.path.join(a.dir, "ready"), "w") as f:
         f.write(str(os.getpid()))
     srv.serve_forever()

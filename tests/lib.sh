@@ -218,14 +218,16 @@ jwks_server_start() {
 		-addext subjectAltName=IP:127.0.0.1 -keyout "$1/key.pem" \
 		-out "$1/ca.pem" >/dev/null 2>&1 || return 1
 	chmod 644 "$1/ca.pem"
-	JWKS_PORT=$((40000 + $$ % 20000))
-	JWKS_URL="https://127.0.0.1:$JWKS_PORT/.well-known/jwks"
-	rm -f "$1/ready"
-	/usr/bin/python3 "$top_srcdir/tests/jwks_server.py" --port "$JWKS_PORT" \
+	rm -f "$1/ready" "$1/port"
+	/usr/bin/python3 "$top_srcdir/tests/jwks_server.py" --port 0 \
 		--cert "$1/ca.pem" --key "$1/key.pem" --dir "$1" 2>"$1/server.err" &
 	cleanup="$cleanup kill $! 2>/dev/null;"
 	for _ in $(seq 50); do
-		[ -f "$1/ready" ] && return 0
+		if [ -f "$1/ready" ]; then
+			JWKS_PORT=$(cat "$1/port")
+			JWKS_URL="https://127.0.0.1:$JWKS_PORT/.well-known/jwks"
+			return 0
+		fi
 		sleep 0.1
 	done
 	cat "$1/server.err"

@@ -21,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <security/pam_appl.h>
 
 #include "b64url.h"
@@ -122,6 +124,31 @@ login(const char *confdir, const char *service, const char *user,
 	return module_login(confdir, service, user, rhost, &us);
 }
 
+/* A login in a fresh process, as each PostgreSQL connection gets one:
+ * the child of a process that, like the postmaster, has libpam and
+ * libcrypto loaded and OpenSSL's generator seeded does the whole login
+ * and leaves through exit(), which runs OPENSSL_cleanup as a backend's
+ * proc_exit does. Timed from fork to reaping. */
+static int
+fresh_login(const char *confdir, const char *service, const char *user,
+    const char *rhost, double *us)
+{
+	double t0;
+	pid_t pid;
+	int st;
+
+	fflush(NULL);   /* the child's exit must not print it again */
+	t0 = now_us();
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0)
+		exit(login(confdir, service, user, rhost) == 0 ? 0 : 1);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	*us = now_us() - t0;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 /* Median microseconds of one RS256 verification of the token's own
  * signature, the key parsed once beforehand. */
 static double
@@ -206,7 +233,8 @@ usage(void)
 	    "-u ROLE [-h RHOST] [-n ITERS] [-B] LABEL=POLICY...\n"
 	    "  -B: skip the bare verification\n"
 	    "  -L: module logins only, no libpam reload each time (leak "
-	    "runs)\n");
+	    "runs)\n"
+	    "  -F: only logins in a fresh process each (fork, login, exit)\n");
 	exit(2);
 }
 
@@ -220,10 +248,10 @@ main(int argc, char **argv)
 	long iters = 2000, i;
 	struct rusage ru;
 	void *dl;
-	int opt, bare_on = 1, whole_on = 1, a;
+	int opt, bare_on = 1, whole_on = 1, fresh_on = 0, a;
 	FILE *f;
 
-	while ((opt = getopt(argc, argv, "M:k:t:u:h:n:BL")) != -1) {
+	while ((opt = getopt(argc, argv, "M:k:t:u:h:n:BLF")) != -1) {
 		switch (opt) {
 		case 'M': module = optarg; break;
 		case 'k': keyfile = optarg; break;
@@ -233,6 +261,7 @@ main(int argc, char **argv)
 		case 'n': iters = strtol(optarg, NULL, 10); break;
 		case 'B': bare_on = 0; break;
 		case 'L': whole_on = 0; break;
+		case 'F': fresh_on = 1; bare_on = 0; break;
 		default: usage();
 		}
 	}
@@ -270,6 +299,21 @@ main(int argc, char **argv)
 		    "account required %s config=%s\n", module, eq + 1,
 		    module, eq + 1);
 		fclose(f);
+		if (fresh_on) {
+			unsigned char seed[16];
+
+			/* Before any login here, so no child inherits what
+			 * one left behind. */
+			if (RAND_bytes(seed, sizeof(seed)) != 1)
+				die("RAND_bytes");
+			for (i = 0; i < iters; i++)
+				if (fresh_login(confdir, label, user, rhost,
+				    &t[i]) != 0)
+					die("a login was refused");
+			report("fresh_process", label, iters, t, bare);
+			unlink(path);
+			continue;
+		}
 		/* The first login pays for page faults and libpam's own
 		 * first-use costs once; a backend pays them too, but they
 		 * are not this module's. */

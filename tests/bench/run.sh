@@ -242,6 +242,22 @@ if [ -n "$permit" ]; then
 		    k, t[k] - t["pam_permit"], (t[k] - t["pam_permit"]) / bare }' \
 		"$TMP/inproc20" | sort
 fi
+# Each connection is a fresh backend: the whole login in a fresh process
+# (fork, login, exit) against pam_permit's is the module's extra cost per
+# connection, without the server's noise.
+echo
+echo "### a login in a fresh process each (fork, pam_start to pam_end, exit), medians"
+fresh=$((ITERS / 4))
+{ inproc "$fresh" -F rules20="$TMP/policy20.yaml" &&
+	inproc "$fresh" -F yaml20="$TMP/yaml20.yaml" &&
+	{ [ -z "$permit" ] || as_server "$TMP/lib/bench_auth" -M "$permit" \
+		-t "$TMP/token" -u bench_bk -n "$fresh" -F \
+		pam_permit="$TMP/policy20.yaml"; }; } |
+	grep -v peak_rss | tee "$TMP/fresh" || exit 1
+awk '$1 == "fresh_process" { split($2, p, "="); split($4, m, "="); t[p[2]] = m[2] }
+END { if (t["pam_permit"] > 0) for (k in t) if (k != "pam_permit")
+	printf "fresh_process policy=%s minus pam_permit: %.1f us\n", k,
+	    t[k] - t["pam_permit"] }' "$TMP/fresh" | sort
 echo
 echo "## 3. growth with the policy's size (rulesN: compiled, yamlN: parsed at every login)"
 inproc $((ITERS / 4)) -B rules1000="$TMP/policy1000.yaml" |

@@ -1,0 +1,37 @@
+/*
+ * lowlevel_crypto.h - included first, right after config.h, by the files
+ * that call OpenSSL's low-level RSA, EC and SHA-2 functions (deprecated
+ * since OpenSSL 3.0, still part of its API).
+ *
+ * Why not EVP: a PostgreSQL backend is a fresh process per connection.
+ * The first EVP_PKEY_fromdata, EVP_MD_fetch or EVP_DigestVerifyInit in a
+ * process builds the provider's method tables for the whole operation,
+ * and OPENSSL_cleanup, which the postmaster registered with atexit, tears
+ * them down again when the backend exits. Measured with perf on
+ * PostgreSQL 15, that cost about 0.4 ms per connection, more than the
+ * module's own work. The low-level calls use the same implementations
+ * (RSA_verify compares the whole encoded PKCS #1 block, ECDSA_do_verify
+ * is what the provider calls) without the tables. Keys still travel as
+ * EVP_PKEY, so only key building and the checks themselves change.
+ */
+#ifndef PB_LOWLEVEL_CRYPTO_H
+#define PB_LOWLEVEL_CRYPTO_H
+
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include <stddef.h>
+
+#include <openssl/sha.h>
+
+/* SHA-256 of one buffer into md. Returns 0, or -1. */
+static inline int
+pb_sha256(const void *data, size_t len,
+    unsigned char md[SHA256_DIGEST_LENGTH])
+{
+	SHA256_CTX c;
+
+	return SHA256_Init(&c) == 1 && SHA256_Update(&c, data, len) == 1 &&
+	    SHA256_Final(md, &c) == 1 ? 0 : -1;
+}
+
+#endif
