@@ -9,10 +9,12 @@
  * and OPENSSL_cleanup, which the postmaster registered with atexit, tears
  * them down again when the backend exits. That cost about 0.4 ms of CPU
  * per connection (perf on PostgreSQL 15) and 0.25 ms of each login in a
- * fresh process (make bench), more than the module's own work. The low-level calls use the same implementations
- * (RSA_verify compares the whole encoded PKCS #1 block, ECDSA_do_verify
- * is what the provider calls) without the tables. Keys still travel as
- * EVP_PKEY, so only key building and the checks themselves change.
+ * fresh process (make bench), more than the module's own work. The
+ * low-level calls use the same implementations (RSA_verify compares the
+ * whole encoded PKCS #1 block, ECDSA_do_verify is what the provider
+ * calls) without the tables. Keys still travel as EVP_PKEY, so only key
+ * building and the checks themselves change. The one-shot SHA256() is
+ * no way out: in OpenSSL 3 it is EVP_Q_digest, a fetch.
  */
 #ifndef PB_LOWLEVEL_CRYPTO_H
 #define PB_LOWLEVEL_CRYPTO_H

@@ -160,26 +160,21 @@ static const struct {
 static unsigned int
 digest(size_t ai, const unsigned char *data, size_t len, unsigned char *md)
 {
-	SHA256_CTX c256;
-	SHA512_CTX c512;
+	SHA512_CTX c;
 
 	switch (algs[ai].md) {
 	case NID_sha256:
-		if (SHA256_Init(&c256) != 1 ||
-		    SHA256_Update(&c256, data, len) != 1 ||
-		    SHA256_Final(md, &c256) != 1)
-			return 0;
-		return SHA256_DIGEST_LENGTH;
+		return pb_sha256(data, len, md) == 0 ? SHA256_DIGEST_LENGTH : 0;
 	case NID_sha384:
-		if (SHA384_Init(&c512) != 1 ||
-		    SHA384_Update(&c512, data, len) != 1 ||
-		    SHA384_Final(md, &c512) != 1)
+		if (SHA384_Init(&c) != 1 ||
+		    SHA384_Update(&c, data, len) != 1 ||
+		    SHA384_Final(md, &c) != 1)
 			return 0;
 		return SHA384_DIGEST_LENGTH;
 	case NID_sha512:
-		if (SHA512_Init(&c512) != 1 ||
-		    SHA512_Update(&c512, data, len) != 1 ||
-		    SHA512_Final(md, &c512) != 1)
+		if (SHA512_Init(&c) != 1 ||
+		    SHA512_Update(&c, data, len) != 1 ||
+		    SHA512_Final(md, &c) != 1)
 			return 0;
 		return SHA512_DIGEST_LENGTH;
 	}

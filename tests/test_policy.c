@@ -22,26 +22,13 @@
 #include <jansson.h>
 
 #include "policy.h"
+#include "policy_claims.h"
 #include "tap.h"
 
 static char tmpdir[PATH_MAX];
 /* TEST_POLICY_COMPILED=1: every policy that parses is compiled first and
  * read back from its snapshot, so each case checks the snapshot too. */
 static bool compiled;
-
-#define HDR "version: 1\ntoken:\n  audience: pg\n  organization: acme\n"
-
-static const char base_claims[] =
-    "{\"iss\": \"https://agent.buildkite.com\","
-    " \"sub\": \"organization:acme:pipeline:api:ref:refs/heads/main:"
-    "commit:abc:step:migrate\","
-    " \"aud\": \"pg\", \"iat\": 1700000000, \"nbf\": 1700000000,"
-    " \"exp\": 1700000300, \"organization_slug\": \"acme\","
-    " \"pipeline_slug\": \"api\", \"build_number\": 42,"
-    " \"build_branch\": \"main\", \"build_commit\": \"abc\","
-    " \"step_key\": \"migrate\", \"job_id\": \"j-1\","
-    " \"agent_id\": \"a-1\", \"build_source\": \"webhook\","
-    " \"runner_environment\": \"buildkite-hosted\", \"jti\": \"t-1\"}";
 
 static char *
 path_of(const char *name)

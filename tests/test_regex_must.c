@@ -25,6 +25,7 @@
 
 #include "policy.h"
 #include "policy_int.h"
+#include "policy_claims.h"
 #include "tap.h"
 
 /* ------------------------------------------------------------- table */
@@ -395,20 +396,6 @@ test_pattern_add(void)
 }
 
 /* ---------------------------------------------------------- end to end */
-
-#define HDR "version: 1\ntoken:\n  audience: pg\n  organization: acme\n"
-
-static const char base_claims[] =
-    "{\"iss\": \"https://agent.buildkite.com\","
-    " \"sub\": \"organization:acme:pipeline:api:ref:refs/heads/main:"
-    "commit:abc:step:migrate\","
-    " \"aud\": \"pg\", \"iat\": 1700000000, \"nbf\": 1700000000,"
-    " \"exp\": 1700000300, \"organization_slug\": \"acme\","
-    " \"pipeline_slug\": \"api\", \"build_number\": 42,"
-    " \"build_branch\": \"main\", \"build_commit\": \"abc\","
-    " \"step_key\": \"migrate\", \"job_id\": \"j-1\","
-    " \"agent_id\": \"a-1\", \"build_source\": \"webhook\","
-    " \"runner_environment\": \"buildkite-hosted\", \"jti\": \"t-1\"}";
 
 /* allow release-N.1; deny release-N9.1 and any step but migrate-* */
 static const char e2e_policy[] = HDR "rules:\n"
