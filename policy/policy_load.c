@@ -8,9 +8,15 @@
  * an unparsable pattern fails the whole load, and the module then denies
  * everyone. libyaml itself knows nothing of duplicate keys, and expands
  * aliases on request only, so both are checked here.
+ *
+ * libyaml is not linked: it is dlopen'ed for the length of one load. A
+ * login whose policy has a fresh compiled snapshot (policy_snapshot.c)
+ * never reads YAML, and every PostgreSQL backend would otherwise map
+ * libyaml and bind its symbols for nothing.
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -35,6 +41,8 @@
 #define MAX_DEPTH       32
 #define MAX_INCLUDES    1000
 
+#define LIBYAML_SONAME  "libyaml-0.so.2"
+
 #define DEFAULT_ISSUER  "https://agent.buildkite.com"
 #define DEFAULT_JWKS    "https://agent.buildkite.com/.well-known/jwks"
 #define DEFAULT_CACHE   "/var/cache/pam_buildkite"
@@ -54,8 +62,20 @@ struct node {
 	char str[];             /* scalar value, NUL-terminated */
 };
 
+/* The libyaml functions of one load. */
+struct yaml_api {
+	void *lib;
+	int (*parser_initialize)(yaml_parser_t *);
+	void (*parser_set_input_string)(yaml_parser_t *, const unsigned char *,
+	    size_t);
+	int (*parser_parse)(yaml_parser_t *, yaml_event_t *);
+	void (*event_delete)(yaml_event_t *);
+	void (*parser_delete)(yaml_parser_t *);
+};
+
 struct loader {
 	struct pb_error *err;
+	struct yaml_api *yaml;  /* opened by the first file's parse */
 	struct pb_policy *pol;
 	const char *file;       /* name used in messages */
 	const char *from;       /* "file:line:col" of the include: key */
@@ -352,10 +372,50 @@ check_props(struct loader *l, const yaml_event_t *ev, const char *anchor,
 	return 0;
 }
 
+/* Loads libyaml into l->yaml unless it is there already. */
+static int
+yaml_open(struct loader *l)
+{
+	static const char *const names[] = {
+		"yaml_parser_initialize", "yaml_parser_set_input_string",
+		"yaml_parser_parse", "yaml_event_delete", "yaml_parser_delete",
+	};
+	struct yaml_api *y = l->yaml;
+	void *f[sizeof(names) / sizeof(names[0])];
+	const char *e;
+	size_t i;
+
+	if (y->lib != NULL)
+		return 0;
+	y->lib = dlopen(LIBYAML_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (y->lib == NULL) {
+		e = dlerror();
+		return fail_at(l, 0, 0, "cannot read YAML: %s: %s "
+		    "(apt-get install libyaml-0-2)", LIBYAML_SONAME,
+		    e != NULL ? e : "dlopen failed");
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((f[i] = dlsym(y->lib, names[i])) == NULL) {
+			dlclose(y->lib);
+			y->lib = NULL;
+			return fail_at(l, 0, 0, "cannot read YAML: %s has no "
+			    "%s", LIBYAML_SONAME, names[i]);
+		}
+	}
+	y->parser_initialize = (int (*)(yaml_parser_t *))f[0];
+	y->parser_set_input_string = (void (*)(yaml_parser_t *,
+	    const unsigned char *, size_t))f[1];
+	y->parser_parse = (int (*)(yaml_parser_t *, yaml_event_t *))f[2];
+	y->event_delete = (void (*)(yaml_event_t *))f[3];
+	y->parser_delete = (void (*)(yaml_parser_t *))f[4];
+	return 0;
+}
+
 static int
 parse_tree(struct loader *l, struct arena *a, const char *buf, size_t len,
     struct node **root)
 {
+	const struct yaml_api *y = l->yaml;
 	yaml_parser_t p;
 	yaml_event_t ev;
 	struct node *stack[MAX_DEPTH];
@@ -364,16 +424,18 @@ parse_tree(struct loader *l, struct arena *a, const char *buf, size_t len,
 	bool done = false;
 
 	*root = NULL;
-	if (!yaml_parser_initialize(&p))
+	if (yaml_open(l) < 0)
+		return -1;
+	if (!y->parser_initialize(&p))
 		return fail_at(l, 1, 1, "out of memory");
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	y->parser_set_input_string(&p, (const unsigned char *)buf, len);
 
 	while (!done) {
 		struct node *n = NULL;
 		size_t line, col;
 		bool push = false;
 
-		if (!yaml_parser_parse(&p, &ev)) {
+		if (!y->parser_parse(&p, &ev)) {
 			yaml_fail(l, &p, buf, len);
 			goto out;
 		}
@@ -479,16 +541,16 @@ parse_tree(struct loader *l, struct arena *a, const char *buf, size_t len,
 			if (push)
 				stack[depth++] = n;
 		}
-		yaml_event_delete(&ev);
+		y->event_delete(&ev);
 	}
 	rc = 0;
 	goto out;
 bad:
-	yaml_event_delete(&ev);
+	y->event_delete(&ev);
 out:
 	if (rc < 0)
 		*root = NULL;
-	yaml_parser_delete(&p);
+	y->parser_delete(&p);
 	return rc;
 }
 
@@ -1658,6 +1720,7 @@ load_includes(struct loader *l, const struct node *inc, const char *pattern)
 
 		memset(&sub, 0, sizeof(sub));
 		sub.err = l->err;
+		sub.yaml = l->yaml;
 		sub.pol = l->pol;
 		sub.file = g.gl_pathv[i];
 		sub.from = where;
@@ -1712,6 +1775,7 @@ pb_policy_parse_keep(const char *path, struct pb_sources *keep,
     struct pb_policy **out, struct pb_error *err)
 {
 	struct pb_error scratch;
+	struct yaml_api yaml;
 	struct pb_policy *pol;
 	struct loader l;
 	int rc;
@@ -1734,12 +1798,16 @@ pb_policy_parse_keep(const char *path, struct pb_sources *keep,
 		return -1;
 	}
 	memset(&l, 0, sizeof(l));
+	memset(&yaml, 0, sizeof(yaml));
 	l.err = err;
+	l.yaml = &yaml;
 	l.pol = pol;
 	l.file = path;
 	l.keep = keep;
 	rc = load_file(&l);
 	free(l.dir);
+	if (yaml.lib != NULL)
+		dlclose(yaml.lib);
 	if (rc == 0)
 		rc = check_names(pol, err);
 	if (rc < 0) {

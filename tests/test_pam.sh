@@ -27,12 +27,13 @@ LOG="$TMP/syslog"
 SERVICE=buildkite
 
 # pt TOKEN ROLE [pamtester options] : runs authenticate + acct_mgmt with
-# TOKEN on stdin; sets rc and out.
+# TOKEN on stdin, and PT_ENV (NAME=VALUE) in its environment if set; sets
+# rc and out.
 pt() {
 	tok=$1 role=$2
 	shift 2
 	: >"$LOG"
-	out=$(printf '%s\n' "$tok" | env \
+	out=$(printf '%s\n' "$tok" | env ${PT_ENV:-} \
 		LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
 		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
 		PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$LOG" \
@@ -236,11 +237,20 @@ ok $? "... audited exactly as from the YAML"
 pt "$good" api_admin
 audit_has "$LOG" 'result=deny reason=denied role=api_admin .*rule="never from UI builds"'
 ok $? "... and the deny rule still wins"
+# ld.so names each file it maps under LD_DEBUG=files.
+PT_ENV=LD_DEBUG=files
+pt "$good" api_migrator
+[ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q 'file=.*pam_buildkite' &&
+	! printf '%s\n' "$out" | grep -q 'file=libyaml'
+ok $? "a login from the snapshot never loads libyaml"
 # the snapshot says ci_reader is allowed; the edited YAML says nobody is
 sed -i 's/roles: \[ci_reader, "ci_{pipeline_slug}"\]/roles: [nobody_at_all]/' "$TMP/compiled.yaml"
 pt "$ec" ci_reader
 audit_has "$LOG" 'result=deny reason=no_rule role=ci_reader service=compiled '
 ok $? "an edit the snapshot predates takes effect at the next login"
+printf '%s\n' "$out" | grep -q 'file=libyaml-0\.so\.2 .*dynamically loaded'
+ok $? "... read from the YAML, with libyaml loaded for it"
+PT_ENV=
 SERVICE=buildkite
 
 done_testing
