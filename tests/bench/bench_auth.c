@@ -10,7 +10,9 @@
  * parsed: the one piece of work no implementation can skip. Each login
  * is timed twice: whole (pam_start to pam_end, libpam loading the module
  * afresh) and the module alone (its entry points on a fresh handle, the
- * module loaded once, as in a backend). Medians are
+ * module loaded once, as in a backend). With -P, a baseline module
+ * (pam_permit: libpam's own share) is timed in turn with each login, and
+ * the module's cost is the median of the differences. Medians are
  * reported, so a stray scheduling hiccup does not move the figures.
  * Benchmark code only; never installed, never part of make check.
  */
@@ -149,51 +151,56 @@ fresh_login(const char *confdir, const char *service, const char *user,
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-/* Median microseconds of one RS256 verification of the token's own
- * signature, the key parsed once beforehand. */
-static double
-bare_verify(const char *keyfile, long iters)
+/* One RS256 verification of the token's own signature, the key parsed
+ * once beforehand: the work no implementation can skip. */
+struct bare {
+	EVP_MD_CTX *md;
+	EVP_PKEY *pkey;
+	unsigned char *sig;
+	size_t siglen, signed_len;
+};
+
+static void
+bare_init(struct bare *b, const char *keyfile)
 {
 	const char *dot2 = strrchr(token_text, '.');
-	unsigned char *sig;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	EVP_PKEY *pkey;
-	double *t, m;
-	size_t siglen;
 	FILE *f;
-	long i;
 
-	if (dot2 == NULL || pb_b64url_decode(dot2 + 1, strlen(dot2 + 1), &sig,
-	    &siglen) != 0)
+	if (dot2 == NULL || pb_b64url_decode(dot2 + 1, strlen(dot2 + 1),
+	    &b->sig, &b->siglen) != 0)
 		die("token is not a compact JWS");
+	b->signed_len = (size_t)(dot2 - token_text);
 	if ((f = fopen(keyfile, "r")) == NULL)
 		die("cannot open the key");
-	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	b->pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
-	if (pkey == NULL || md == NULL)
+	if (b->pkey == NULL || (b->md = EVP_MD_CTX_new()) == NULL)
 		die("cannot read the key");
-	if ((t = calloc((size_t)iters, sizeof(*t))) == NULL)
-		die("out of memory");
-	for (i = 0; i < iters; i++) {
-		double t0 = now_us();
-		int ok;
+}
 
-		ok = EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL,
-		    pkey) == 1 &&
-		    EVP_DigestVerify(md, sig, siglen,
-		    (const unsigned char *)token_text,
-		    (size_t)(dot2 - token_text)) == 1;
-		t[i] = now_us() - t0;
-		if (!ok)
-			die("the bare verification failed: wrong key?");
-		EVP_MD_CTX_reset(md);
-	}
-	m = median(t, (size_t)iters);
-	free(t);
-	free(sig);
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(pkey);
-	return m;
+static double
+bare_once(struct bare *b)
+{
+	double t0 = now_us(), us;
+	int ok;
+
+	ok = EVP_DigestVerifyInit(b->md, NULL, EVP_sha256(), NULL,
+	    b->pkey) == 1 &&
+	    EVP_DigestVerify(b->md, b->sig, b->siglen,
+	    (const unsigned char *)token_text, b->signed_len) == 1;
+	us = now_us() - t0;
+	if (!ok)
+		die("the bare verification failed: wrong key?");
+	EVP_MD_CTX_reset(b->md);
+	return us;
+}
+
+static void
+bare_free(struct bare *b)
+{
+	free(b->sig);
+	EVP_MD_CTX_free(b->md);
+	EVP_PKEY_free(b->pkey);
 }
 
 static void
@@ -230,7 +237,12 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench_auth -M MODULE.so -k KEY.pem -t TOKEN "
-	    "-u ROLE [-h RHOST] [-n ITERS] [-B] LABEL=POLICY...\n"
+	    "-u ROLE [-h RHOST] [-n ITERS] [-P BASE.so] [-B] [-L] [-F] "
+	    "LABEL=POLICY...\n"
+	    "  -P: a baseline module (pam_permit) timed in turn with each "
+	    "login;\n"
+	    "      reports its median and the median of the paired "
+	    "differences\n"
 	    "  -B: skip the bare verification\n"
 	    "  -L: module logins only, no libpam reload each time (leak "
 	    "runs)\n"
@@ -238,20 +250,106 @@ usage(void)
 	exit(2);
 }
 
+static void
+write_service(const char *confdir, const char *name, const char *module,
+    const char *policy)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", confdir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		die("cannot write the service files");
+	fprintf(f, "auth required %s config=%s\n"
+	    "account required %s config=%s\n", module, policy, module,
+	    policy);
+	fclose(f);
+}
+
+/* One measured login of the kind the loop times. */
+static double
+one(int fresh, const char *confdir, const char *service, const char *user,
+    const char *rhost)
+{
+	double us;
+
+	if ((fresh ? fresh_login(confdir, service, user, rhost, &us) :
+	    module_login(confdir, service, user, rhost, &us)) != 0)
+		die("a login was refused");
+	return us;
+}
+
+/* The module-only (or fresh-process) loop. With a baseline, each
+ * iteration times the module's login and the baseline's, the order
+ * alternating, so drift on a shared machine moves both alike; with the
+ * bare verification, one of those too, which then runs with the caches
+ * the logins leave (alone, in a tight loop, it is faster). The figure
+ * that matters, the module's cost over the baseline, is the median of
+ * the per-iteration differences, and its ratio is to the faster bare
+ * figure, alone, unless said otherwise. */
+static void
+timed(int fresh, const char *confdir, const char *label, const char *base,
+    struct bare *bare, double alone, const char *user, const char *rhost,
+    long iters)
+{
+	double *t, *b, *d, *r, mb = 0, md;
+	const char *what = fresh ? "fresh_process" : "module";
+	long i;
+
+	t = calloc((size_t)iters, sizeof(*t));
+	b = calloc((size_t)iters, sizeof(*b));
+	d = calloc((size_t)iters, sizeof(*d));
+	r = calloc((size_t)iters, sizeof(*r));
+	if (t == NULL || b == NULL || d == NULL || r == NULL)
+		die("out of memory");
+	for (i = 0; i < iters; i++) {
+		if (base != NULL && i % 2 == 1)
+			b[i] = one(fresh, confdir, "baseline", user, rhost);
+		t[i] = one(fresh, confdir, label, user, rhost);
+		if (base != NULL && i % 2 == 0)
+			b[i] = one(fresh, confdir, "baseline", user, rhost);
+		d[i] = t[i] - b[i];
+		if (bare != NULL)
+			r[i] = bare_once(bare);
+	}
+	if (bare != NULL) {
+		mb = median(r, (size_t)iters);
+		printf("bare_rs256_verify interleaved iters=%ld "
+		    "median_us=%.1f\n", iters, mb);
+	}
+	report(what, label, iters, t, alone);
+	if (base != NULL) {
+		report(what, base, iters, b, 0);
+		md = median(d, (size_t)iters);
+		printf("%s policy=%s minus %s: %.1f us", what, label, base,
+		    md);
+		if (alone > 0)
+			printf(", ratio_to_bare=%.2f", md / alone);
+		if (mb > 0)
+			printf(", ratio_to_bare_interleaved=%.2f", md / mb);
+		printf("\n");
+	}
+	free(t);
+	free(b);
+	free(d);
+	free(r);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *module = NULL, *keyfile = NULL, *user = NULL;
-	const char *rhost = "127.0.0.1";
-	char confdir[] = "/tmp/pbbench.XXXXXX", path[4200];
-	double bare = 0, *t;
+	const char *rhost = "127.0.0.1", *base_mod = NULL;
+	char confdir[] = "/tmp/pbbench.XXXXXX", path[4200], base[64] = "";
+	struct bare bare;
+	double *t, alone = 0;
 	long iters = 2000, i;
 	struct rusage ru;
 	void *dl;
 	int opt, bare_on = 1, whole_on = 1, fresh_on = 0, a;
 	FILE *f;
 
-	while ((opt = getopt(argc, argv, "M:k:t:u:h:n:BLF")) != -1) {
+	while ((opt = getopt(argc, argv, "M:k:t:u:h:n:P:BLF")) != -1) {
 		switch (opt) {
 		case 'M': module = optarg; break;
 		case 'k': keyfile = optarg; break;
@@ -259,6 +357,7 @@ main(int argc, char **argv)
 		case 'u': user = optarg; break;
 		case 'h': rhost = optarg[0] ? optarg : NULL; break;
 		case 'n': iters = strtol(optarg, NULL, 10); break;
+		case 'P': base_mod = optarg; break;
 		case 'B': bare_on = 0; break;
 		case 'L': whole_on = 0; break;
 		case 'F': fresh_on = 1; bare_on = 0; break;
@@ -270,6 +369,14 @@ main(int argc, char **argv)
 		usage();
 	if (mkdtemp(confdir) == NULL)
 		die("mkdtemp");
+	if (base_mod != NULL) {
+		/* "pam_permit" for .../pam_permit.so, in the report */
+		const char *slash = strrchr(base_mod, '/');
+		const char *name = slash != NULL ? slash + 1 : base_mod;
+
+		snprintf(base, sizeof(base), "%.*s", (int)strcspn(name, "."),
+		    name);
+	}
 
 	snprintf(path, sizeof(path), "%s/other", confdir);
 	if ((f = fopen(path, "w")) == NULL)
@@ -278,12 +385,15 @@ main(int argc, char **argv)
 	fclose(f);
 	if ((t = calloc((size_t)iters, sizeof(*t))) == NULL)
 		die("out of memory");
-
 	if (bare_on) {
-		bare = bare_verify(keyfile, iters);
-		printf("bare_rs256_verify iters=%ld median_us=%.1f\n", iters,
-		    bare);
+		bare_init(&bare, keyfile);
+		for (i = 0; i < iters; i++)
+			t[i] = bare_once(&bare);
+		alone = median(t, (size_t)iters);
+		printf("bare_rs256_verify alone iters=%ld median_us=%.1f\n",
+		    iters, alone);
 	}
+
 	for (a = optind; a < argc; a++) {
 		const char *eq = strchr(argv[a], '=');
 		char label[64];
@@ -292,13 +402,9 @@ main(int argc, char **argv)
 			usage();
 		snprintf(label, sizeof(label), "%.*s", (int)(eq - argv[a]),
 		    argv[a]);
-		snprintf(path, sizeof(path), "%s/%s", confdir, label);
-		if ((f = fopen(path, "w")) == NULL)
-			die("cannot write the service files");
-		fprintf(f, "auth required %s config=%s\n"
-		    "account required %s config=%s\n", module, eq + 1,
-		    module, eq + 1);
-		fclose(f);
+		write_service(confdir, label, module, eq + 1);
+		if (base_mod != NULL)
+			write_service(confdir, "baseline", base_mod, eq + 1);
 		if (fresh_on) {
 			unsigned char seed[16];
 
@@ -306,18 +412,16 @@ main(int argc, char **argv)
 			 * one left behind. */
 			if (RAND_bytes(seed, sizeof(seed)) != 1)
 				die("RAND_bytes");
-			for (i = 0; i < iters; i++)
-				if (fresh_login(confdir, label, user, rhost,
-				    &t[i]) != 0)
-					die("a login was refused");
-			report("fresh_process", label, iters, t, bare);
-			unlink(path);
-			continue;
+			timed(1, confdir, label, base_mod ? base : NULL, NULL,
+			    0, user, rhost, iters);
+			goto next;
 		}
 		/* The first login pays for page faults and libpam's own
 		 * first-use costs once; a backend pays them too, but they
 		 * are not this module's. */
-		if (login(confdir, label, user, rhost) != 0)
+		if (login(confdir, label, user, rhost) != 0 ||
+		    (base_mod != NULL &&
+		    login(confdir, "baseline", user, rhost) != 0))
 			die("the warm-up login was refused: check the policy "
 			    "and token");
 		for (i = 0; whole_on && i < iters; i++) {
@@ -329,18 +433,21 @@ main(int argc, char **argv)
 				die("a login was refused");
 		}
 		if (whole_on)
-			report("login", label, iters, t, bare);
+			report("login", label, iters, t, 0);
 		/* Held loaded for the module-only figure. */
 		if ((dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) == NULL)
 			die("cannot load the module");
-		for (i = 0; i < iters; i++)
-			if (module_login(confdir, label, user, rhost,
-			    &t[i]) != 0)
-				die("a login was refused");
-		report("module", label, iters, t, bare);
+		timed(0, confdir, label, base_mod ? base : NULL,
+		    bare_on ? &bare : NULL, alone, user, rhost, iters);
 		dlclose(dl);
+next:
+		snprintf(path, sizeof(path), "%s/%s", confdir, label);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/baseline", confdir);
 		unlink(path);
 	}
+	if (bare_on)
+		bare_free(&bare);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("peak_rss_kb=%ld\n", ru.ru_maxrss);
 	snprintf(path, sizeof(path), "%s/other", confdir);

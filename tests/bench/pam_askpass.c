@@ -30,16 +30,6 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 }
 
 int
-pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
-{
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
-	return PAM_SUCCESS;
-}
-
-int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
     const char **argv)
 {

@@ -235,41 +235,26 @@ inproc() { # inproc ITERS [-B] LABEL=POLICY...
 }
 echo
 echo "## 2. whole authentication in one process vs one bare RS256 verification (medians)"
+# libpam's own share of a login (its audit messages, reading the service
+# file, the conversation), the same for every module, is pam_permit's:
+# bench_auth -P times a pam_permit login in turn with each module login,
+# and the module's cost is the median of the differences.
+permit=$(find /lib /usr/lib -name pam_permit.so -path '*security*' 2>/dev/null | head -n 1)
+[ -n "$permit" ] || { echo "bench: pam_permit.so not found" >&2; exit 1; }
 # Each figure from its own process: one run's heap would otherwise shape
 # the next (measured: the YAML figure rose by 40% after the snapshot's).
-{ inproc "$ITERS" rules20="$TMP/policy20.yaml" &&
-	inproc "$ITERS" -B yaml20="$TMP/yaml20.yaml"; } |
-	grep -v peak_rss | tee "$TMP/inproc20" || exit 1
-# libpam's own share of a login (its audit messages, reading the service
-# file, the conversation), the same for every module: pam_permit alone.
-permit=$(find /lib /usr/lib -name pam_permit.so -path '*security*' 2>/dev/null | head -n 1)
-if [ -n "$permit" ]; then
-	as_server "$TMP/lib/bench_auth" -M "$permit" -t "$TMP/token" \
-		-u bench_bk -n "$ITERS" -B pam_permit="$TMP/policy20.yaml" |
-		grep -v peak_rss | tee -a "$TMP/inproc20"
-	awk '$1 == "bare_rs256_verify" { split($3, a, "="); bare = a[2] }
-	$1 == "module" { split($2, p, "="); split($4, m, "="); t[p[2]] = m[2] }
-	END { if (bare > 0 && t["pam_permit"] > 0) for (k in t) if (k != "pam_permit")
-		printf "module policy=%s minus pam_permit: %.1f us, ratio_to_bare=%.2f\n",
-		    k, t[k] - t["pam_permit"], (t[k] - t["pam_permit"]) / bare }' \
-		"$TMP/inproc20" | sort
-fi
+{ inproc "$ITERS" -P "$permit" rules20="$TMP/policy20.yaml" &&
+	inproc "$ITERS" -P "$permit" -B yaml20="$TMP/yaml20.yaml"; } |
+	grep -v peak_rss || exit 1
 # Each connection is a fresh backend: the whole login in a fresh process
 # (fork, login, exit) against pam_permit's is the module's extra cost per
 # connection, without the server's noise.
 echo
 echo "### a login in a fresh process each (fork, pam_start to pam_end, exit), medians"
 fresh=$((ITERS / 4))
-{ inproc "$fresh" -F rules20="$TMP/policy20.yaml" &&
-	inproc "$fresh" -F yaml20="$TMP/yaml20.yaml" &&
-	{ [ -z "$permit" ] || as_server "$TMP/lib/bench_auth" -M "$permit" \
-		-t "$TMP/token" -u bench_bk -n "$fresh" -F \
-		pam_permit="$TMP/policy20.yaml"; }; } |
-	grep -v peak_rss | tee "$TMP/fresh" || exit 1
-awk '$1 == "fresh_process" { split($2, p, "="); split($4, m, "="); t[p[2]] = m[2] }
-END { if (t["pam_permit"] > 0) for (k in t) if (k != "pam_permit")
-	printf "fresh_process policy=%s minus pam_permit: %.1f us\n", k,
-	    t[k] - t["pam_permit"] }' "$TMP/fresh" | sort
+{ inproc "$fresh" -P "$permit" -F rules20="$TMP/policy20.yaml" &&
+	inproc "$fresh" -P "$permit" -F yaml20="$TMP/yaml20.yaml"; } |
+	grep -v peak_rss || exit 1
 echo
 echo "## 3. growth with the policy's size (rulesN: compiled, yamlN: parsed at every login)"
 inproc $((ITERS / 4)) -B rules1000="$TMP/policy1000.yaml" |
