@@ -346,7 +346,7 @@ read_cache(struct cache *c, long long now, struct pb_jwks **out,
 		    "jwks.writer: tool forbids", (unsigned)c->euid);
 		goto out;
 	}
-	if (pb_read_fd(fd, CACHE_FILE_MAX, &buf, &len) != 0) {
+	if (pb_read_fd(fd, &st, CACHE_FILE_MAX, &buf, &len) != 0) {
 		pb_msg(why, whylen, "%s", errno == EFBIG ? "oversized" :
 		    errstr(errno, eb, sizeof(eb)));
 		goto out;

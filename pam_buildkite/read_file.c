@@ -14,9 +14,10 @@
 #include "read_file.h"
 
 int
-pb_read_fd(int fd, size_t max, char **buf, size_t *len)
+pb_read_fd(int fd, const struct stat *st, size_t max, char **buf,
+    size_t *len)
 {
-	struct stat st;
+	struct stat own;
 	size_t got = 0, cap;
 	char *p;
 	int saved;
@@ -26,9 +27,11 @@ pb_read_fd(int fd, size_t max, char **buf, size_t *len)
 	/* Start from the file's size, so a 2 KiB JWKS does not cost a
 	 * max-sized buffer in every backend; one byte more than that, so
 	 * a file that grows while we read is caught rather than cut. */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
-	    (unsigned long long)st.st_size < max)
-		cap = (size_t)st.st_size + 1;
+	if (st == NULL && fstat(fd, &own) == 0)
+		st = &own;
+	if (st != NULL && S_ISREG(st->st_mode) && st->st_size >= 0 &&
+	    (unsigned long long)st->st_size < max)
+		cap = (size_t)st->st_size + 1;
 	else
 		cap = max < 65536 ? max + 1 : 65536;
 	if ((p = malloc(cap + 1)) == NULL)
@@ -102,7 +105,7 @@ pb_read_file(const char *path, size_t max, char **buf, size_t *len)
 		errno = EFBIG;
 		goto fail;
 	}
-	if (pb_read_fd(fd, max, buf, len) != 0)
+	if (pb_read_fd(fd, &st, max, buf, len) != 0)
 		goto fail;
 	close(fd);
 	return 0;

@@ -581,7 +581,7 @@ slurp(const char *path, size_t max, struct stat *st, size_t *len,
 	else if ((unsigned long long)st->st_size > max)
 		e = EFBIG;
 	else
-		e = pb_read_fd(fd, max, &buf, len) == 0 ? 0 : errno;
+		e = pb_read_fd(fd, st, max, &buf, len) == 0 ? 0 : errno;
 	if (fd >= 0)
 		close(fd);
 	if (buf == NULL)

@@ -164,7 +164,7 @@ read_input(const char *path, char **buf, size_t *len)
 		fputs(PROG ": reading the token from standard input "
 		    "(end with ^D)\n", stderr);
 	}
-	rc = pb_read_fd(fd, INPUT_MAX, buf, len);
+	rc = pb_read_fd(fd, NULL, INPUT_MAX, buf, len);
 	if (rc != 0)
 		fprintf(stderr, PROG ": cannot read %s: %s\n",
 		    path != NULL ? path : "standard input",
