@@ -13,4 +13,8 @@
 int pb_b64url_decode(const char *src, size_t len, unsigned char **out,
     size_t *out_len);
 
+/* The length of the longest prefix of src (len bytes) made only of
+ * characters of the alphabet [A-Za-z0-9_-]. */
+size_t pb_b64url_span(const char *src, size_t len);
+
 #endif

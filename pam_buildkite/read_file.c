@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,7 +19,8 @@ pb_read_fd(int fd, const struct stat *st, size_t max, char **buf,
     size_t *len)
 {
 	struct stat own;
-	size_t got = 0, cap;
+	size_t got = 0, cap, size = 0;
+	bool sized = false;
 	char *p;
 	int saved;
 
@@ -30,9 +32,11 @@ pb_read_fd(int fd, const struct stat *st, size_t max, char **buf,
 	if (st == NULL && fstat(fd, &own) == 0)
 		st = &own;
 	if (st != NULL && S_ISREG(st->st_mode) && st->st_size >= 0 &&
-	    (unsigned long long)st->st_size < max)
-		cap = (size_t)st->st_size + 1;
-	else
+	    (unsigned long long)st->st_size < max) {
+		size = (size_t)st->st_size;
+		sized = true;
+		cap = size + 1;
+	} else
 		cap = max < 65536 ? max + 1 : 65536;
 	if ((p = malloc(cap + 1)) == NULL)
 		return -1;
@@ -68,6 +72,11 @@ pb_read_fd(int fd, const struct stat *st, size_t max, char **buf,
 			errno = EFBIG;
 			goto fail;
 		}
+		/* A regular file read up to the size fstat gave, with room
+		 * left for more: that is its end, and the read that would
+		 * return 0 is one syscall per file at every login. */
+		if (sized && got == size && got < cap)
+			break;
 	}
 	p[got] = '\0';
 	*buf = p;

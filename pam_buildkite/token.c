@@ -101,13 +101,6 @@ is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static bool
-is_b64url_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 /* JSON string s equals the C string want, byte for byte. */
 static bool
 json_str_eq(const json_t *s, const char *want)
@@ -737,7 +730,7 @@ pb_token_verify_traced(const char *token, size_t len,
 	unsigned char *sig = NULL;
 	const char *d1, *d2, *kid;
 	char words[64];
-	size_t i, sig_len, ai = 0, hlen, plen, slen, given = len;
+	size_t sig_len, ai = 0, hlen, plen, slen, given = len;
 
 	if (detail != NULL && detail_len > 0)
 		detail[0] = '\0';
@@ -788,12 +781,12 @@ pb_token_verify_traced(const char *token, size_t len,
 		pb_msg(detail, detail_len, "token has an empty part");
 		return step_fail(s, "segments", PB_MALFORMED, detail);
 	}
-	for (i = 0; i < len; i++) {
-		if (token[i] != '.' && !is_b64url_char((unsigned char)token[i])) {
-			pb_msg(detail, detail_len, "token has a character outside "
-			    "base64url");
-			return step_fail(s, "segments", PB_MALFORMED, detail);
-		}
+	if (pb_b64url_span(token, hlen) != hlen ||
+	    pb_b64url_span(d1 + 1, plen) != plen ||
+	    pb_b64url_span(d2 + 1, slen) != slen) {
+		pb_msg(detail, detail_len, "token has a character outside "
+		    "base64url");
+		return step_fail(s, "segments", PB_MALFORMED, detail);
 	}
 	step_ok(s, "segments", "three base64url parts: header %zu, payload "
 	    "%zu, signature %zu characters", hlen, plen, slen);

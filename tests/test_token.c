@@ -251,6 +251,35 @@ b64_is(const char *src, size_t len, const char *want, size_t want_len)
 	return good;
 }
 
+/* The decoder's table against the alphabet, for every byte: "AAA" and
+ * the byte decode, to 0, 0 and the byte's index, iff the byte is in it.
+ * Returns the number of bytes that disagree. */
+static int
+b64url_every_byte(void)
+{
+	static const char alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	int c, bad = 0;
+
+	for (c = 0; c < 256; c++) {
+		char src[4] = { 'A', 'A', 'A', (char)c };
+		const char *at = c != 0 ? strchr(alpha, c) : NULL;
+		unsigned char *out = NULL;
+		size_t n = 0;
+		int rc = pb_b64url_decode(src, sizeof(src), &out, &n);
+
+		if (at == NULL ? rc != -1 || pb_b64url_span(src, 4) != 3 :
+		    rc != 0 || n != 3 || out[0] != 0 || out[1] != 0 ||
+		    out[2] != (unsigned char)(at - alpha) ||
+		    pb_b64url_span(src, 4) != 4) {
+			diag("byte %d", c);
+			bad++;
+		}
+		free(out);
+	}
+	return bad;
+}
+
 static void
 test_b64url(void)
 {
@@ -273,6 +302,9 @@ test_b64url(void)
 	ok(b64_is("Zm9\nv", 5, NULL, 0), "b64url: newline refused");
 	ok(b64_is("Zm9v\0\0\0\0", 8, NULL, 0), "b64url: NUL refused");
 	ok(b64_is("Zm9\xc3\xa9", 5, NULL, 0), "b64url: non-ASCII refused");
+	ok(b64url_every_byte() == 0,
+	    "b64url: each of the 256 bytes decodes as RFC 4648's alphabet "
+	    "says, and only those span");
 }
 
 /* ------------------------------------------------------------ JWKS */

@@ -237,7 +237,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench_auth -M MODULE.so -k KEY.pem -t TOKEN "
-	    "-u ROLE [-h RHOST] [-n ITERS] [-P BASE.so] [-B] [-L] [-F] "
+	    "-u ROLE [-h RHOST] [-n ITERS] [-P BASE.so] [-B] [-L] [-F] [-O] "
 	    "LABEL=POLICY...\n"
 	    "  -P: a baseline module (pam_permit) timed in turn with each "
 	    "login;\n"
@@ -246,23 +246,33 @@ usage(void)
 	    "  -B: skip the bare verification\n"
 	    "  -L: module logins only, no libpam reload each time (leak "
 	    "runs)\n"
-	    "  -F: only logins in a fresh process each (fork, login, exit)\n");
+	    "  -F: only logins in a fresh process each (fork, login, exit)\n"
+	    "  -O: with -P, the module loaded after BASE.so \"sufficient\" "
+	    "and never\n"
+	    "      called: what loading it costs\n");
 	exit(2);
 }
 
+/* With first, that module "sufficient" before each line: libpam still
+ * loads the module at pam_start, but never calls it. */
 static void
-write_service(const char *confdir, const char *name, const char *module,
-    const char *policy)
+write_service(const char *confdir, const char *name, const char *first,
+    const char *module, const char *policy)
 {
+	const char *stack[] = { "auth", "account" };
 	char path[4200];
 	FILE *f;
+	int i;
 
 	snprintf(path, sizeof(path), "%s/%s", confdir, name);
 	if ((f = fopen(path, "w")) == NULL)
 		die("cannot write the service files");
-	fprintf(f, "auth required %s config=%s\n"
-	    "account required %s config=%s\n", module, policy, module,
-	    policy);
+	for (i = 0; i < 2; i++) {
+		if (first != NULL)
+			fprintf(f, "%s sufficient %s\n", stack[i], first);
+		fprintf(f, "%s required %s config=%s\n", stack[i], module,
+		    policy);
+	}
 	fclose(f);
 }
 
@@ -346,10 +356,10 @@ main(int argc, char **argv)
 	long iters = 2000, i;
 	struct rusage ru;
 	void *dl;
-	int opt, bare_on = 1, whole_on = 1, fresh_on = 0, a;
+	int opt, bare_on = 1, whole_on = 1, fresh_on = 0, loaded_only = 0, a;
 	FILE *f;
 
-	while ((opt = getopt(argc, argv, "M:k:t:u:h:n:P:BLF")) != -1) {
+	while ((opt = getopt(argc, argv, "M:k:t:u:h:n:P:BLFO")) != -1) {
 		switch (opt) {
 		case 'M': module = optarg; break;
 		case 'k': keyfile = optarg; break;
@@ -361,11 +371,13 @@ main(int argc, char **argv)
 		case 'B': bare_on = 0; break;
 		case 'L': whole_on = 0; break;
 		case 'F': fresh_on = 1; bare_on = 0; break;
+		case 'O': loaded_only = 1; break;
 		default: usage();
 		}
 	}
 	if (module == NULL || token_text == NULL || user == NULL ||
-	    optind >= argc || iters < 1 || (bare_on && keyfile == NULL))
+	    optind >= argc || iters < 1 || (bare_on && keyfile == NULL) ||
+	    (loaded_only && base_mod == NULL))
 		usage();
 	if (mkdtemp(confdir) == NULL)
 		die("mkdtemp");
@@ -402,9 +414,11 @@ main(int argc, char **argv)
 			usage();
 		snprintf(label, sizeof(label), "%.*s", (int)(eq - argv[a]),
 		    argv[a]);
-		write_service(confdir, label, module, eq + 1);
+		write_service(confdir, label, loaded_only ? base_mod : NULL,
+		    module, eq + 1);
 		if (base_mod != NULL)
-			write_service(confdir, "baseline", base_mod, eq + 1);
+			write_service(confdir, "baseline", NULL, base_mod,
+			    eq + 1);
 		if (fresh_on) {
 			unsigned char seed[16];
 

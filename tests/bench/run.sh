@@ -119,7 +119,14 @@ printf 'auth required %s\naccount required %s\n' "$TMP/lib/pam_askpass.so" \
 	"$TMP/lib/pam_askpass.so" >"$TMP/pam.d/askpass"
 # the same module and policy, parsed from YAML at every login
 sed "s|$TMP/policy20.yaml|$TMP/yaml20.yaml|g" "$TMP/pam.d/pbtest" >"$TMP/pam.d/pbyaml"
-chmod 644 "$TMP/pam.d/permit" "$TMP/pam.d/askpass" "$TMP/pam.d/pbyaml"
+# pam_buildkite loaded but never called: libpam loads every module of the
+# service at pam_start, and pam_permit "sufficient" ends each stack before
+# it. Against pam_permit, what loading the module and its libraries into
+# a fresh backend costs, apart from its work.
+sed 's/^\(auth\|account\) .*/\1 sufficient pam_permit.so\n&/' \
+	"$TMP/pam.d/pbtest" >"$TMP/pam.d/pbload"
+chmod 644 "$TMP/pam.d/permit" "$TMP/pam.d/askpass" "$TMP/pam.d/pbyaml" \
+	"$TMP/pam.d/pbload"
 chmod 755 "$TMP/lib/pam_askpass.so"
 cat >"$DATA/pg_hba.conf" <<HBA
 local all admin trust
@@ -130,6 +137,7 @@ host all bench_ask 127.0.0.1/32 pam pamservice=askpass
 host all bench_scram 127.0.0.1/32 scram-sha-256
 host all bench_bk 127.0.0.1/32 pam pamservice=pbtest
 host all bench_bky 127.0.0.1/32 pam pamservice=pbyaml
+host all bench_bkl 127.0.0.1/32 pam pamservice=pbload
 HBA
 # Per-connection log lines would be the same cost for every method; off,
 # the figures show the methods' own differences better.
@@ -155,7 +163,8 @@ psql -X -q -h "$TMP/pg" -p "$PORT" -U admin -d postgres -c \
 	 create role bench_ask login;
 	 set password_encryption = 'scram-sha-256';
 	 create role bench_scram login password 'bench-scram-password';
-	 create role bench_bk login; create role bench_bky login;" >/dev/null ||
+	 create role bench_bk login; create role bench_bky login;
+	 create role bench_bkl login;" >/dev/null ||
 	{ echo "bench: cannot create roles" >&2; exit 1; }
 [ "$(psql -X -At -h "$TMP/pg" -p "$PORT" -U admin -d postgres -c 'show ssl')" = "$SSL" ] ||
 	{ echo "bench: the server's ssl is not $SSL" >&2; cat "$TMP/pg/server.log" >&2; exit 1; }
@@ -179,7 +188,7 @@ med() { sort -n | awk '{ v[NR] = $1 } END {
 	if (NR == 0) { print "nan"; exit }
 	print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-methods="trust permit ask scram bk bky"
+methods="trust permit ask scram bk bky bkl"
 echo
 echo "## 1. connection time (pgbench -C, SELECT 1, median of $ROUNDS rounds of ${SECS}s, methods alternating; server ssl = $SSL, clients sslmode=disable)"
 for c in 1 16; do
@@ -201,13 +210,16 @@ for c in 1 16; do
 	for m in $methods; do
 		eval "med_$m=\$(awk -v m=$m '\$1 == m { print \$2 }' \"\$TMP/conn$c\" | med)"
 	done
-	printf 'clients=%-2s trust=%.3f ms  pam_permit=%.3f ms  pam_askpass=%.3f ms  scram=%.3f ms  pam_buildkite=%.3f ms  (policy parsed from YAML: %.3f ms)\n' \
-		"$c" "$med_trust" "$med_permit" "$med_ask" "$med_scram" "$med_bk" "$med_bky"
-	awk -v b="$med_bk" -v p="$med_permit" -v s="$med_scram" -v a="$med_ask" -v c="$c" 'BEGIN {
+	printf 'clients=%-2s trust=%.3f ms  pam_permit=%.3f ms  pam_askpass=%.3f ms  scram=%.3f ms  pam_buildkite=%.3f ms  (policy parsed from YAML: %.3f ms; loaded, never called: %.3f ms)\n' \
+		"$c" "$med_trust" "$med_permit" "$med_ask" "$med_scram" "$med_bk" "$med_bky" "$med_bkl"
+	awk -v b="$med_bk" -v p="$med_permit" -v s="$med_scram" -v a="$med_ask" \
+	    -v l="$med_bkl" -v c="$c" 'BEGIN {
 		printf "clients=%-2s pam_buildkite/pam_permit=%.3f (target <= 1.10)  pam_buildkite/scram=%.3f (target <= 0.85)\n",
 		    c, b / p, b / s
 		printf "clients=%-2s the prompt alone: pam_askpass/pam_permit=%.3f  pam_buildkite/pam_askpass=%.3f\n",
-		    c, a / p, b / a }'
+		    c, a / p, b / a
+		printf "clients=%-2s loading alone: pam_buildkite loaded, never called/pam_permit=%.3f\n",
+		    c, l / p }'
 done
 echo "issuer requests during the whole bench so far: $(requests "$TMP/issuer") (the fetch that filled the cache)"
 grep -c 'result=allow' "$PB_SYSLOG" | sed 's/^/pam_buildkite audit lines (allow): /'
@@ -251,8 +263,11 @@ permit=$(find /lib /usr/lib -name pam_permit.so -path '*security*' 2>/dev/null |
 # connection, without the server's noise.
 echo
 echo "### a login in a fresh process each (fork, pam_start to pam_end, exit), medians"
+# "loaded": the module loaded at pam_start and never called (-O), what
+# loading it and its libraries costs apart from its work.
 fresh=$((ITERS / 4))
 { inproc "$fresh" -P "$permit" -F rules20="$TMP/policy20.yaml" &&
+	inproc "$fresh" -P "$permit" -F -O loaded="$TMP/policy20.yaml" &&
 	inproc "$fresh" -P "$permit" -F yaml20="$TMP/yaml20.yaml"; } |
 	grep -v peak_rss || exit 1
 echo
