@@ -10,7 +10,9 @@
  *    whatever it holds, makes the load fall back to the YAML, never fail;
  *  - a loaded policy's settings are ones the verifier can use, and every
  *    decision (regexes compiled only now, when used) returns, names its
- *    rule exactly when it is not "no rule", and is the same traced.
+ *    rule exactly when it is not "no rule", and is the same traced;
+ *  - the rules loaded for one role (what a login loads) decide as the
+ *    whole policy does.
  */
 #include "config.h"
 
@@ -155,6 +157,47 @@ decide_all(const struct pb_policy *pol)
 	}
 }
 
+/* A login loads only the rules that bear on its role: each role's own
+ * load decides as the whole policy does whenever the whole decided (an
+ * irrelevant rule's regex that glibc refuses fails only the whole), and
+ * fails no more often. When the whole snapshot was unusable, the role's
+ * load may use it (only its own rules are checked), so only that it
+ * returns is checked then. */
+static void
+decide_for_roles(const struct pb_policy *whole, bool snapshot_used)
+{
+	size_t i, j;
+
+	for (i = 0; roles[i] != NULL; i++) {
+		struct pb_policy *one = NULL;
+		struct pb_error err;
+
+		if (pb_policy_load_for(policy, roles[i], &one, &err) != 0 ||
+		    one == NULL)
+			__builtin_trap();
+		for (j = 0; j < sizeof(rhosts) / sizeof(rhosts[0]); j++) {
+			struct pb_decision d1, d2;
+			int r1, r2;
+
+			r1 = pb_policy_decide(whole, claims, roles[i],
+			    rhosts[j], &d1, NULL, NULL);
+			r2 = pb_policy_decide(one, claims, roles[i],
+			    rhosts[j], &d2, NULL, NULL);
+			if (r2 == 0 && (d2.verdict == PB_VERDICT_NO_RULE) !=
+			    (d2.rule == NULL))
+				__builtin_trap();
+			if (!snapshot_used)
+				continue;
+			if ((r2 != 0 && r1 == 0) || (r1 == 0 &&
+			    (d1.verdict != d2.verdict ||
+			    (d1.rule == NULL) != (d2.rule == NULL) ||
+			    (d1.rule != NULL && strcmp(d1.rule, d2.rule)))))
+				__builtin_trap();
+		}
+		pb_policy_free(one);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -186,6 +229,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	check_config(pb_policy_config(pol));
 	decide_all(pol);
+	decide_for_roles(pol, pb_policy_snapshot_state(policy, NULL, 0) == 0);
 	pb_policy_free(pol);
 	return 0;
 }

@@ -178,7 +178,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		goto done;
 	}
 	ev.role = user;
-	if (pb_policy_load(opt.config, &pol, &err) != 0) {
+	if (pb_policy_load_for(opt.config, user, &pol, &err) != 0) {
 		snprintf(detail, sizeof(detail), "policy not loaded: %s",
 		    err.text);
 		goto done;

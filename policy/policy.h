@@ -76,6 +76,12 @@ struct pb_policy;
 int pb_policy_load(const char *path, struct pb_policy **out,
     struct pb_error *err);
 
+/* The same for decisions about one role only, what a login needs: from
+ * a snapshot, only the rules that could cover role are built (from YAML,
+ * all of them). pb_policy_decide refuses to decide for another role. */
+int pb_policy_load_for(const char *path, const char *role,
+    struct pb_policy **out, struct pb_error *err);
+
 /* The same, always from the YAML, every pattern compiled: what
  * "pam-buildkite check" validates. */
 int pb_policy_parse(const char *path, struct pb_policy **out,

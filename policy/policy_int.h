@@ -88,6 +88,8 @@ struct pb_policy {
 	size_t n_rules;
 	size_t cap_rules;
 	struct pb_snapmem *snap;        /* NULL: loaded from YAML */
+	char *for_role;                 /* non-NULL: only the rules that bear
+					   on this role were loaded */
 };
 
 /* The files a load read, kept for pb_policy_compile: the policy first,
@@ -111,11 +113,12 @@ int pb_policy_parse_keep(const char *path, struct pb_sources *keep,
 void pb_sources_free(struct pb_sources *s);
 
 /* policy_snapshot.c: the rules of path's snapshot when the policy and
- * its includes are the files it was made from. Returns 0 and sets *out;
+ * its includes are the files it was made from; with role, only the rules
+ * that bear on it (pb_policy_load_for). Returns 0 and sets *out;
  * 1 when there is no snapshot; -1 when it is stale or unusable, with
  * why. */
-int pb_snapshot_load(const char *path, struct pb_policy **out, char *why,
-    size_t whylen);
+int pb_snapshot_load(const char *path, const char *role,
+    struct pb_policy **out, char *why, size_t whylen);
 
 /* policy_match.c: compilation helpers the loader calls. Each returns 0,
  * or -1 with a plain-words reason in msg (which says "out of memory"

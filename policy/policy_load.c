@@ -1832,10 +1832,17 @@ int
 pb_policy_load(const char *path, struct pb_policy **out,
     struct pb_error *err)
 {
+	return pb_policy_load_for(path, NULL, out, err);
+}
+
+int
+pb_policy_load_for(const char *path, const char *role,
+    struct pb_policy **out, struct pb_error *err)
+{
 	/* a snapshot is looked for only beside a policy named by its
 	 * absolute path, as the PAM service file names it */
 	if (path != NULL && path[0] == '/' && out != NULL &&
-	    pb_snapshot_load(path, out, NULL, 0) == 0) {
+	    pb_snapshot_load(path, role, out, NULL, 0) == 0) {
 		if (err != NULL)
 			err->text[0] = '\0';
 		return 0;
@@ -1851,7 +1858,7 @@ pb_policy_snapshot_state(const char *path, char *msg, size_t msglen)
 
 	if (path == NULL)
 		return -1;
-	rc = pb_snapshot_load(path, &pol, msg, msglen);
+	rc = pb_snapshot_load(path, NULL, &pol, msg, msglen);
 	pb_policy_free(pol);
 	return rc;
 }
@@ -1890,6 +1897,7 @@ pb_policy_free(struct pb_policy *pol)
 			pb_rule_free(&pol->rules[i]);
 	}
 	free(pol->rules);
+	free(pol->for_role);
 	config_free(&pol->cfg);
 	free(pol);
 }

@@ -1095,6 +1095,13 @@ pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
 	snprintf(out->error, sizeof(out->error), "out of memory");
 	if (pol == NULL)
 		return -1;
+	/* loaded with only the rules that bear on another role */
+	if (pol->for_role != NULL &&
+	    (role == NULL || strcmp(role, pol->for_role) != 0)) {
+		snprintf(out->error, sizeof(out->error), "the policy was "
+		    "loaded for another role");
+		return -1;
+	}
 	rolelen = role != NULL ? strlen(role) : 0;
 	rhost_parse(rhost, &addr);
 

@@ -461,105 +461,195 @@ get_config(struct rd *r, struct pb_config *c)
 		r->bad = true;
 }
 
-static void
-get_rules(struct rd *r, struct pb_policy *pol, struct pb_snapmem *m)
+/* One rule's record, only read: its counts, and whether it bears on role
+ * (NULL: every rule does). A rule bears on the roles it lists, on every
+ * role when it lists none (a deny rule) or when one of its roles is a
+ * template, which may expand to anything: the same rules that
+ * rule_covers (policy_match.c) could find covering the role, and more. */
+static bool
+skim_rule(struct rd *r, const char *role, size_t rolelen, size_t n[4])
 {
-	size_t i, j, k, n_conds, n_items, n_cidrs, n_roles;
-	size_t c_at = 0, i_at = 0, f_at = 0, r_at = 0;
+	size_t i, j, k, len;
+	bool bears = role == NULL;
+	char *text;
+
+	(void)get_str(r);
+	(void)get_u8(r);
+	n[0] = get_u32(r);
+	n[1] = 0;
+	for (i = 0; i < n[0] && !r->bad; i++) {
+		(void)get_str(r);
+		(void)get_str(r);
+		(void)get_str(r);
+		k = get_u32(r);
+		for (j = 0; j < k && !r->bad; j++) {
+			(void)get_u8(r);
+			(void)get_u8(r);
+			(void)get_str(r);
+		}
+		n[1] += k;
+	}
+	n[2] = get_u32(r);
+	for (i = 0; i < n[2] && !r->bad; i++) {
+		unsigned char addr[16];
+
+		(void)get_u8(r);
+		take(r, addr, sizeof(addr));
+		(void)get_u32(r);
+	}
+	(void)get_opt(r);
+	n[3] = get_u32(r);
+	if (n[3] == 0)
+		bears = true;
+	for (i = 0; i < n[3] && !r->bad; i++) {
+		text = get_strn(r, &len);
+		if (text != NULL && (memchr(text, '{', len) != NULL ||
+		    (role != NULL && len == rolelen &&
+		    memcmp(text, role, len) == 0)))
+			bears = true;
+	}
+	return bears && !r->bad;
+}
+
+/* Decodes one rule's record into ru, its arrays the next slices of m's;
+ * at[] are the slices used so far and n[] the arrays' sizes. */
+static void
+get_rule(struct rd *r, struct pb_rule *ru, struct pb_snapmem *m,
+    size_t at[4], const size_t n[4])
+{
 	char msg[PB_MSG_MAX];
+	size_t j, k;
 
-	/* each record takes a few bytes at least, which bounds the counts */
-	pol->n_rules = get_count(r, 8);
-	n_conds = get_count(r, 8);
-	n_items = get_count(r, 4);
-	n_cidrs = get_count(r, 8);
-	n_roles = get_count(r, 4);
-	if (r->bad || pol->n_rules > PB_MAX_RULES)
+	ru->name = get_str(r);
+	/* where only serves the YAML load's duplicate-name check */
+	ru->where = ru->name;
+	ru->deny = get_bool(r);
+	ru->n_conds = get_u32(r);
+	if (ru->n_conds > n[0] - at[0])
 		goto bad;
-	pol->rules = calloc(pol->n_rules ? pol->n_rules : 1,
-	    sizeof(*pol->rules));
-	m->conds = calloc(n_conds ? n_conds : 1, sizeof(*m->conds));
-	m->items = calloc(n_items ? n_items : 1, sizeof(*m->items));
-	m->cidrs = calloc(n_cidrs ? n_cidrs : 1, sizeof(*m->cidrs));
-	m->roles = calloc(n_roles ? n_roles : 1, sizeof(*m->roles));
-	if (!pol->rules || !m->conds || !m->items || !m->cidrs || !m->roles)
+	ru->conds = &m->conds[at[0]];
+	at[0] += ru->n_conds;
+	for (j = 0; j < ru->n_conds && !r->bad; j++) {
+		struct pb_cond *c = &ru->conds[j];
+
+		c->claim = get_str(r);
+		c->label = get_str(r);
+		c->pat.display = get_str(r);
+		c->pat.n = get_u32(r);
+		if (c->pat.n == 0 || c->pat.n > n[1] - at[1] ||
+		    c->claim == NULL || c->claim[0] == '\0')
+			goto bad;
+		c->pat.items = &m->items[at[1]];
+		at[1] += c->pat.n;
+		for (k = 0; k < c->pat.n && !r->bad; k++) {
+			bool neg = get_bool(r), re = get_bool(r);
+			size_t len;
+			char *text = get_strn(r, &len);
+
+			if (text == NULL || pb_item_init(&c->pat.items[k],
+			    text, len, neg, re, false, msg, sizeof(msg)) < 0)
+				goto bad;
+		}
+	}
+	ru->n_from = get_u32(r);
+	if (ru->n_from > n[2] - at[2])
 		goto bad;
-	for (i = 0; i < pol->n_rules && !r->bad; i++) {
-		struct pb_rule *ru = &pol->rules[i];
+	ru->from = &m->cidrs[at[2]];
+	at[2] += ru->n_from;
+	for (j = 0; j < ru->n_from && !r->bad; j++) {
+		struct pb_cidr *f = &ru->from[j];
+		unsigned fam = get_u8(r);
 
-		ru->name = get_str(r);
-		/* where only serves the YAML load's duplicate-name check */
-		ru->where = ru->name;
-		ru->deny = get_bool(r);
-		ru->n_conds = get_u32(r);
-		if (ru->n_conds > n_conds - c_at)
-			goto bad;
-		ru->conds = &m->conds[c_at];
-		c_at += ru->n_conds;
-		for (j = 0; j < ru->n_conds && !r->bad; j++) {
-			struct pb_cond *c = &ru->conds[j];
-
-			c->claim = get_str(r);
-			c->label = get_str(r);
-			c->pat.display = get_str(r);
-			c->pat.n = get_u32(r);
-			if (c->pat.n == 0 || c->pat.n > n_items - i_at ||
-			    c->claim == NULL || c->claim[0] == '\0')
-				goto bad;
-			c->pat.items = &m->items[i_at];
-			i_at += c->pat.n;
-			for (k = 0; k < c->pat.n && !r->bad; k++) {
-				bool neg = get_bool(r), re = get_bool(r);
-				size_t len;
-				char *text = get_strn(r, &len);
-
-				if (text == NULL || pb_item_init(
-				    &c->pat.items[k], text, len, neg, re,
-				    false, msg, sizeof(msg)) < 0)
-					goto bad;
-			}
-		}
-		ru->n_from = get_u32(r);
-		if (ru->n_from > n_cidrs - f_at)
-			goto bad;
-		ru->from = &m->cidrs[f_at];
-		f_at += ru->n_from;
-		for (j = 0; j < ru->n_from && !r->bad; j++) {
-			struct pb_cidr *f = &ru->from[j];
-			unsigned fam = get_u8(r);
-
-			f->family = fam == 6 ? AF_INET6 : AF_INET;
-			take(r, f->addr, sizeof(f->addr));
-			f->prefix = (unsigned)get_u32(r);
-			if ((fam != 4 && fam != 6) ||
-			    f->prefix > (fam == 6 ? 128u : 32u))
-				goto bad;
-		}
-		ru->from_display = get_opt(r);
-		ru->n_roles = get_u32(r);
-		if (ru->n_roles > n_roles - r_at)
-			goto bad;
-		ru->roles = &m->roles[r_at];
-		r_at += ru->n_roles;
-		for (j = 0; j < ru->n_roles && !r->bad; j++) {
-			struct pb_role *ro = &ru->roles[j];
-
-			ro->text = get_strn(r, &ro->len);
-			if (ro->text == NULL || pb_role_check(ro->text,
-			    ro->len, &ro->tmpl, msg, sizeof(msg)) < 0)
-				goto bad;
-		}
-		/* an allow rule without roles would cover every role; the
-		 * loader only lets a deny rule go without */
-		if (ru->name == NULL || (!ru->deny && ru->n_roles == 0))
+		f->family = fam == 6 ? AF_INET6 : AF_INET;
+		take(r, f->addr, sizeof(f->addr));
+		f->prefix = (unsigned)get_u32(r);
+		if ((fam != 4 && fam != 6) ||
+		    f->prefix > (fam == 6 ? 128u : 32u))
 			goto bad;
 	}
-	/* every record used exactly */
-	if (c_at != n_conds || i_at != n_items || f_at != n_cidrs ||
-	    r_at != n_roles)
+	ru->from_display = get_opt(r);
+	ru->n_roles = get_u32(r);
+	if (ru->n_roles > n[3] - at[3])
 		goto bad;
+	ru->roles = &m->roles[at[3]];
+	at[3] += ru->n_roles;
+	for (j = 0; j < ru->n_roles && !r->bad; j++) {
+		struct pb_role *ro = &ru->roles[j];
+
+		ro->text = get_strn(r, &ro->len);
+		if (ro->text == NULL || pb_role_check(ro->text, ro->len,
+		    &ro->tmpl, msg, sizeof(msg)) < 0)
+			goto bad;
+	}
+	/* an allow rule without roles would cover every role; the loader
+	 * only lets a deny rule go without */
+	if (ru->name != NULL && (ru->deny || ru->n_roles > 0))
+		return;
+bad:
+	r->bad = true;
+}
+
+/* The rules, in two passes: the first only reads every record, checks
+ * the file's totals and keeps the rules that bear on role (all of them
+ * when role is NULL); the second decodes those into arrays of their own
+ * size. A decision for one role looks only at the rules that can cover
+ * it, so a login with a 10,000-rule policy builds a handful of rules,
+ * not 10,000 (pb_policy_decide refuses any other role). */
+static void
+get_rules(struct rd *r, struct pb_policy *pol, struct pb_snapmem *m,
+    const char *role)
+{
+	size_t total[4], sum[4] = { 0, 0, 0, 0 }, n[4] = { 0, 0, 0, 0 };
+	size_t at[4] = { 0, 0, 0, 0 }, one[4], i, j, rules, kept = 0;
+	size_t rolelen = role != NULL ? strlen(role) : 0;
+	char **start = NULL, *end;
+
+	/* each record takes a few bytes at least, which bounds the counts */
+	rules = get_count(r, 8);
+	total[0] = get_count(r, 8);
+	total[1] = get_count(r, 4);
+	total[2] = get_count(r, 8);
+	total[3] = get_count(r, 4);
+	if (r->bad || rules > PB_MAX_RULES ||
+	    (start = calloc(rules ? rules : 1, sizeof(*start))) == NULL)
+		goto bad;
+	for (i = 0; i < rules && !r->bad; i++) {
+		char *at_rule = r->p;
+
+		if (skim_rule(r, role, rolelen, one)) {
+			start[kept++] = at_rule;
+			for (j = 0; j < 4; j++)
+				n[j] += one[j];
+		}
+		for (j = 0; j < 4; j++)
+			sum[j] += one[j];
+	}
+	/* every record counted exactly */
+	for (j = 0; j < 4; j++)
+		if (sum[j] != total[j])
+			goto bad;
+	if (r->bad)
+		goto bad;
+	end = r->p;
+	pol->rules = calloc(kept ? kept : 1, sizeof(*pol->rules));
+	m->conds = calloc(n[0] ? n[0] : 1, sizeof(*m->conds));
+	m->items = calloc(n[1] ? n[1] : 1, sizeof(*m->items));
+	m->cidrs = calloc(n[2] ? n[2] : 1, sizeof(*m->cidrs));
+	m->roles = calloc(n[3] ? n[3] : 1, sizeof(*m->roles));
+	if (!pol->rules || !m->conds || !m->items || !m->cidrs || !m->roles)
+		goto bad;
+	for (i = 0; i < kept && !r->bad; i++) {
+		r->p = start[i];
+		get_rule(r, &pol->rules[pol->n_rules++], m, at, n);
+	}
+	for (j = 0; j < 4; j++)
+		if (at[j] != n[j])
+			goto bad;
+	r->p = end;
+	free(start);
 	return;
 bad:
+	free(start);
 	r->bad = true;
 }
 
@@ -693,8 +783,8 @@ out:
 }
 
 int
-pb_snapshot_load(const char *path, struct pb_policy **out, char *why,
-    size_t whylen)
+pb_snapshot_load(const char *path, const char *role, struct pb_policy **out,
+    char *why, size_t whylen)
 {
 	struct pb_snapmem *m = NULL;
 	struct pb_policy *pol = NULL;
@@ -748,7 +838,11 @@ pb_snapshot_load(const char *path, struct pb_policy **out, char *why,
 	pol->snap = m;
 	buf = NULL;
 	get_config(&r, &pol->cfg);
-	get_rules(&r, pol, m);
+	get_rules(&r, pol, m, role);
+	if (role != NULL && !r.bad && (pol->for_role = strdup(role)) == NULL) {
+		pb_msg(why, whylen, "out of memory");
+		goto fail;
+	}
 	if (r.bad || r.p != r.end)
 		goto corrupt;
 	*out = pol;

@@ -29,6 +29,9 @@ static char tmpdir[PATH_MAX];
 /* TEST_POLICY_COMPILED=1: every policy that parses is compiled first and
  * read back from its snapshot, so each case checks the snapshot too. */
 static bool compiled;
+/* The policy file the last load read: in compiled mode, check_decision
+ * decides once more from the rules loaded for the role alone. */
+static const char *last_path;
 
 static char *
 path_of(const char *name)
@@ -77,6 +80,7 @@ load_text(const char *text, struct pb_error *err)
 	}
 	if (pb_policy_load(path_of("p.yaml"), &pol, err) != 0)
 		return NULL;
+	last_path = "p.yaml";
 	return pol;
 }
 
@@ -999,6 +1003,28 @@ verdict_name(enum pb_verdict v)
 	    v == PB_VERDICT_DENIED ? "denied" : "no_rule";
 }
 
+/* What a login does: only the snapshot's rules that bear on role,
+ * loaded for it, decide as the whole policy does. */
+static void
+check_for_role(const char *file, const json_t *claims, const char *role,
+    const char *rhost, enum pb_verdict v, const char *rule, const char *what)
+{
+	struct pb_policy *pol = NULL;
+	struct pb_decision d;
+	struct pb_error err;
+	int rc = -1;
+
+	memset(&d, 0xa5, sizeof(d));
+	if (pb_policy_load_for(path_of(file), role, &pol, &err) == 0)
+		rc = pb_policy_decide(pol, claims, role, rhost, &d, NULL, NULL);
+	if (!ok(rc == 0 && d.verdict == v && (rule == NULL ? d.rule == NULL :
+	    d.rule != NULL && strcmp(d.rule, rule) == 0), "decide: %s: the "
+	    "same from the rules loaded for the role", what))
+		diag("rc %d, got %s by %s", rc, verdict_name(d.verdict),
+		    rc == 0 && d.rule ? d.rule : "(none)");
+	pb_policy_free(pol);
+}
+
 static void
 check_decision(struct pb_policy *pol, const json_t *claims, const char *role,
     const char *rhost, enum pb_verdict v, const char *rule, const char *what)
@@ -1013,6 +1039,8 @@ check_decision(struct pb_policy *pol, const json_t *claims, const char *role,
 		diag("rc %d, got %s by %s, want %s by %s", rc,
 		    verdict_name(d.verdict), rc == 0 && d.rule ? d.rule :
 		    "(none)", verdict_name(v), rule ? rule : "(none)");
+	if (compiled && last_path != NULL && role != NULL)
+		check_for_role(last_path, claims, role, rhost, v, rule, what);
 }
 
 static void
@@ -1487,8 +1515,11 @@ expect_s(const char *role, enum pb_verdict v, const char *rule,
 	if (!ok(pb_policy_load(path_of("s.yaml"), &pol, &err) == 0,
 	    "snapshot: %s: loads", what))
 		diag("%s", err.text);
-	else
+	else {
+		last_path = NULL;
 		check_decision(pol, claims, role, NULL, v, rule, what);
+		check_for_role("s.yaml", claims, role, NULL, v, rule, what);
+	}
 	pb_policy_free(pol);
 	json_decref(claims);
 }
@@ -1522,6 +1553,64 @@ patch_snapshot(const char *from, const char *to)
 	}
 	rewind(f);
 	return fwrite(buf, 1, n, f) == n && fclose(f) == 0 && patched;
+}
+
+/* A login loads only the rules that could cover its role: those that
+ * list it, deny rules that list no role, and rules with a template role;
+ * the trace, called once per rule loaded, counts them. */
+static void
+for_role_traces(const char *role, int want, const char *rule)
+{
+	bool snap = want < 5;
+	struct pb_policy *pol = NULL;
+	struct pb_decision d;
+	struct pb_error err;
+	struct trace_log t;
+	json_t *claims = make_claims(NULL, NULL);
+	int rc = -1;
+
+	memset(&t, 0, sizeof(t));
+	if (pb_policy_load_for(path_of("r.yaml"), role, &pol, &err) == 0)
+		rc = pb_policy_decide(pol, claims, role, NULL, &d, trace_cb,
+		    &t);
+	if (!ok(rc == 0 && t.calls == want && (rule == NULL ?
+	    d.rule == NULL : d.rule != NULL && strcmp(d.rule, rule) == 0),
+	    "snapshot: for role %s, %d rules loaded and %s decides", role,
+	    want, rule ? rule : "none"))
+		diag("rc %d, %d rules, rule %s", rc, t.calls,
+		    rc == 0 && d.rule ? d.rule : "(none)");
+	/* from the YAML every rule is loaded, good for any role */
+	rc = pol != NULL ? pb_policy_decide(pol, claims, "other", NULL, &d,
+	    NULL, NULL) : 1;
+	ok(snap ? rc == -1 && strstr(d.error, "another role") != NULL :
+	    rc == 0, "snapshot: loaded for %s, %s another role", role,
+	    snap ? "no decision for" : "from the YAML, decides for");
+	pb_policy_free(pol);
+	json_decref(claims);
+}
+
+static void
+test_snapshot_for_role(void)
+{
+	char msg[1024];
+
+	write_str("r.yaml", HDR "rules:\n"
+	    "  - name: a\n    pipeline: api\n    roles: [ra]\n"
+	    "  - name: b\n    pipeline: api\n    roles: [rb]\n"
+	    "  - name: no deploys\n    effect: deny\n    pipeline: web\n"
+	    "  - name: tmpl\n    pipeline: api\n    step: nope\n"
+	    "    roles: [\"ci_{pipeline_slug}\"]\n"
+	    "  - name: a and c\n    pipeline: \"*\"\n    roles: [rc, ra]\n");
+	if (!ok(pb_policy_compile(path_of("r.yaml"), msg, sizeof(msg)) == 0,
+	    "snapshot: compile five rules"))
+		diag("%s", msg);
+	for_role_traces("ra", 4, "a");
+	for_role_traces("rb", 3, "b");
+	for_role_traces("rc", 3, "a and c");
+	for_role_traces("ci_api", 2, NULL);
+	for_role_traces("nobody", 2, NULL);
+	unlink(path_of("r.yaml" PB_SNAPSHOT_SUFFIX));
+	for_role_traces("rb", 5, "b");      /* no snapshot: the YAML's 5 */
 }
 
 static void
@@ -1602,6 +1691,8 @@ test_snapshot(void)
 	    "not compiled (%s)", msg);
 	ok(pb_policy_compile(path_of("missing.yaml"), msg, sizeof(msg)) != 0,
 	    "snapshot: a policy that does not load is not compiled");
+
+	test_snapshot_for_role();
 
 	/* damaged: the YAML decides, the load never fails */
 	ok(truncate(snap, 200) == 0, "snapshot: cut short");
