@@ -193,12 +193,10 @@ cache_names(struct cache *c)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	char hex[33];
-	unsigned i;
 
 	if (pb_sha256(c->cfg->jwks.url, strlen(c->cfg->jwks.url), md) != 0)
 		return -1;
-	for (i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	pb_hex(md, 16, hex);
 	snprintf(c->name, sizeof(c->name), "jwks-%s.json", hex);
 	snprintf(c->lockname, sizeof(c->lockname), "jwks-%s.lock", hex);
 	snprintf(c->stampname, sizeof(c->stampname), "jwks-%s.attempt", hex);

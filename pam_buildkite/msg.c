@@ -25,6 +25,19 @@ pb_msg(char *buf, size_t len, const char *fmt, ...)
 }
 
 void
+pb_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void
 pb_iso_time(char *buf, size_t len, long long t)
 {
 	time_t tt = (time_t)t;

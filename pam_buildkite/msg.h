@@ -17,6 +17,10 @@ void pb_msg(char *buf, size_t len, const char *fmt, ...)
  * representable time. */
 void pb_iso_time(char *buf, size_t len, long long t);
 
+/* The n bytes of in as 2n lowercase hex digits and a NUL in out, which
+ * holds 2n + 1 bytes: the names of cache and replay files. */
+void pb_hex(const unsigned char *in, size_t n, char *out);
+
 /* A growing byte string that remembers an allocation failure instead of
  * reporting each one, so a writer goes straight through and checks oom
  * once at the end. p is NUL-terminated after every put. Start from

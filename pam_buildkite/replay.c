@@ -72,15 +72,13 @@ entry_names(const char *issuer, const char *jti, size_t jti_len,
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	SHA256_CTX ctx;
-	unsigned int i;
 
 	if (SHA256_Init(&ctx) != 1 ||
 	    SHA256_Update(&ctx, issuer, strlen(issuer) + 1) != 1 ||
 	    SHA256_Update(&ctx, jti, jti_len) != 1 ||
 	    SHA256_Final(md, &ctx) != 1)
 		return -1;
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(e->name + 2 * i, 3, "%02x", md[i]);
+	pb_hex(md, SHA256_DIGEST_LENGTH, e->name);
 	memcpy(e->shard, e->name, 2);
 	e->shard[2] = '\0';
 	return 0;
