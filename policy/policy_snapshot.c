@@ -7,9 +7,10 @@
  * after a full load; a login reads the YAML files (the source of truth,
  * as always: it hashes them) and, when they are the ones the snapshot
  * was made from, takes the rules from the snapshot instead of parsing
- * them again. Any difference, a missing or unusable snapshot, and the login
- * parses the YAML as if there were none: the snapshot changes how fast a
- * decision is made, never which.
+ * them again, only those that can cover the role it asks for
+ * (get_rules). Any difference, a missing or unusable snapshot, and the
+ * login parses the YAML as if there were none: the snapshot changes how
+ * fast a decision is made, never which.
  *
  * Trust: the snapshot must belong to the owner of the policy file and be
  * writable by nobody else, so whoever can change it could change the
