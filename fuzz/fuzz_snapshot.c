@@ -131,15 +131,27 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Every decision twice, the same, from the whole policy; then, for each
+ * role, from the rules a login loads for it: those decide as the whole
+ * policy does whenever the whole decided (an irrelevant rule's regex that
+ * glibc refuses fails only the whole), and fail no more often. When the
+ * whole snapshot was unusable, the role's load may use it (only its own
+ * rules are checked), so only that it returns is checked then. */
 static void
-decide_all(const struct pb_policy *pol)
+decide_all(const struct pb_policy *pol, bool snapshot_used)
 {
 	size_t i, j;
 
 	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		struct pb_policy *one = NULL;
+		struct pb_error err;
+
+		if (roles[i] != NULL && (pb_policy_load_for(policy, roles[i],
+		    &one, &err) != 0 || one == NULL))
+			__builtin_trap();
 		for (j = 0; j < sizeof(rhosts) / sizeof(rhosts[0]); j++) {
-			struct pb_decision d1, d2;
-			int r1, r2;
+			struct pb_decision d1, d2, d3;
+			int r1, r2, r3;
 
 			r1 = pb_policy_decide(pol, claims, roles[i],
 			    rhosts[j], &d1, NULL, NULL);
@@ -153,45 +165,17 @@ decide_all(const struct pb_policy *pol)
 			    (d1.verdict == PB_VERDICT_NO_RULE) !=
 			    (d1.rule == NULL)))
 				__builtin_trap();
-		}
-	}
-}
-
-/* A login loads only the rules that bear on its role: each role's own
- * load decides as the whole policy does whenever the whole decided (an
- * irrelevant rule's regex that glibc refuses fails only the whole), and
- * fails no more often. When the whole snapshot was unusable, the role's
- * load may use it (only its own rules are checked), so only that it
- * returns is checked then. */
-static void
-decide_for_roles(const struct pb_policy *whole, bool snapshot_used)
-{
-	size_t i, j;
-
-	for (i = 0; roles[i] != NULL; i++) {
-		struct pb_policy *one = NULL;
-		struct pb_error err;
-
-		if (pb_policy_load_for(policy, roles[i], &one, &err) != 0 ||
-		    one == NULL)
-			__builtin_trap();
-		for (j = 0; j < sizeof(rhosts) / sizeof(rhosts[0]); j++) {
-			struct pb_decision d1, d2;
-			int r1, r2;
-
-			r1 = pb_policy_decide(whole, claims, roles[i],
-			    rhosts[j], &d1, NULL, NULL);
-			r2 = pb_policy_decide(one, claims, roles[i],
-			    rhosts[j], &d2, NULL, NULL);
-			if (r2 == 0 && (d2.verdict == PB_VERDICT_NO_RULE) !=
-			    (d2.rule == NULL))
-				__builtin_trap();
-			if (!snapshot_used)
+			if (one == NULL)
 				continue;
-			if ((r2 != 0 && r1 == 0) || (r1 == 0 &&
-			    (d1.verdict != d2.verdict ||
-			    (d1.rule == NULL) != (d2.rule == NULL) ||
-			    (d1.rule != NULL && strcmp(d1.rule, d2.rule)))))
+			r3 = pb_policy_decide(one, claims, roles[i],
+			    rhosts[j], &d3, NULL, NULL);
+			if (r3 == 0 && (d3.verdict == PB_VERDICT_NO_RULE) !=
+			    (d3.rule == NULL))
+				__builtin_trap();
+			if (snapshot_used && ((r3 != 0 && r1 == 0) ||
+			    (r1 == 0 && (d1.verdict != d3.verdict ||
+			    (d1.rule == NULL) != (d3.rule == NULL) ||
+			    (d1.rule != NULL && strcmp(d1.rule, d3.rule))))))
 				__builtin_trap();
 		}
 		pb_policy_free(one);
@@ -228,8 +212,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pb_policy_load(policy, &pol, &err) != 0 || pol == NULL)
 		__builtin_trap();
 	check_config(pb_policy_config(pol));
-	decide_all(pol);
-	decide_for_roles(pol, pb_policy_snapshot_state(policy, NULL, 0) == 0);
+	decide_all(pol, pb_policy_snapshot_state(policy, NULL, 0) == 0);
 	pb_policy_free(pol);
 	return 0;
 }

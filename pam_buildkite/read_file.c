@@ -6,7 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,8 +19,7 @@ pb_read_fd(int fd, const struct stat *st, size_t max, char **buf,
     size_t *len)
 {
 	struct stat own;
-	size_t got = 0, cap, size = 0;
-	bool sized = false;
+	size_t got = 0, cap, size = SIZE_MAX;   /* SIZE_MAX: not known */
 	char *p;
 	int saved;
 
@@ -34,7 +33,6 @@ pb_read_fd(int fd, const struct stat *st, size_t max, char **buf,
 	if (st != NULL && S_ISREG(st->st_mode) && st->st_size >= 0 &&
 	    (unsigned long long)st->st_size < max) {
 		size = (size_t)st->st_size;
-		sized = true;
 		cap = size + 1;
 	} else
 		cap = max < 65536 ? max + 1 : 65536;
@@ -75,7 +73,7 @@ pb_read_fd(int fd, const struct stat *st, size_t max, char **buf,
 		/* A regular file read up to the size fstat gave, with room
 		 * left for more: that is its end, and the read that would
 		 * return 0 is one syscall per file at every login. */
-		if (sized && got == size && got < cap)
+		if (got == size && got < cap)
 			break;
 	}
 	p[got] = '\0';
