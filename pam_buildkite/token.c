@@ -272,6 +272,7 @@ verify_signature(size_t ai, EVP_PKEY *key, const unsigned char *data,
 	return good;
 }
 
+/* Decodes one segment and parses it as a JSON object, strictly. */
 static json_t *
 segment_object(const char *seg, size_t len)
 {
