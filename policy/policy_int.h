@@ -8,7 +8,6 @@
 #ifndef PB_POLICY_INT_H
 #define PB_POLICY_INT_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -24,9 +23,8 @@ struct pb_item {
 	size_t len;
 	bool neg;
 	bool is_re;
-	regex_t *re;            /* compiled, or NULL: compiled when used
-				   (a snapshot's); out of line, since most
-				   items are no regex */
+	struct pb_regex *re;    /* compiled, or NULL: compiled when used
+				   (a snapshot's) */
 	/* regex items: a literal every matching value contains, the bytes
 	 * text[must_off .. must_off + must_len) of the regex itself, so a
 	 * value without it skips regexec; must_len 0: none */
@@ -137,6 +135,19 @@ int pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
     size_t msglen);
 bool pb_claim_known(const char *name, size_t len);
 void pb_rule_free(struct pb_rule *r);
+
+/* policy_regex.c: a compiled /regex/ item, anchored to the whole value.
+ * pb_regex_build returns 0, or -1 with why in msg (a regex the loader
+ * refuses, or "out of memory"). pb_regex_exec takes v (len bytes,
+ * NUL-terminated, no other NUL) and returns 1 when the regex matches the
+ * whole value, 0 when not, -1 when the engine could not decide (why in
+ * msg). */
+struct pb_regex;
+int pb_regex_build(const char *text, size_t len, struct pb_regex **out,
+    char *msg, size_t msglen);
+int pb_regex_exec(const struct pb_regex *re, const char *v, size_t len,
+    char *msg, size_t msglen);
+void pb_regex_free(struct pb_regex *re);
 
 /* Sets text[*off .. *off + *mlen) of the regex re (len bytes) to a
  * literal that every value matching "^(" re ")$" contains; *mlen is 0
