@@ -33,12 +33,19 @@ pb_authn_decide(const struct pb_policy *pol, const json_t *claims,
 			detail[0] = '\0';
 		return PB_OK;
 	case PB_VERDICT_DENIED:
-		snprintf(detail, detail_len,
-		    "a matching deny rule covers the role");
+		if (dec.undecided[0] != '\0')
+			snprintf(detail, detail_len, "a deny rule applies "
+			    "because a condition of it could not be decided: "
+			    "%s", dec.undecided);
+		else
+			snprintf(detail, detail_len,
+			    "a matching deny rule covers the role");
 		return PB_DENIED;
 	default:
-		snprintf(detail, detail_len,
-		    "no allow rule matches and lists the role");
+		snprintf(detail, detail_len, "no allow rule matches and lists "
+		    "the role%s%s%s", dec.undecided[0] != '\0' ? " (" : "",
+		    dec.undecided, dec.undecided[0] != '\0' ? " could not "
+		    "be decided)" : "");
 		return PB_NO_RULE;
 	}
 }

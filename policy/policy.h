@@ -111,11 +111,17 @@ struct pb_decision {
 	const char *rule;   /* the deciding rule's name (owned by the
 			       policy), NULL for NO_RULE */
 	char error[256];    /* why pb_policy_decide returned -1 */
+	/* What could not be decided for this login, "" when nothing did:
+	 * with DENIED, the condition that made the deny rule apply; with
+	 * NO_RULE, the first allow rule that did not hold only for it
+	 * ("rule \"name\": ..."). */
+	char undecided[320];
 };
 
 /* Called once per rule, in order, when a trace is wanted (the admin
- * tool's explain): matched says whether all its conditions held and
- * whether it covers the role; why is a plain-words reason. */
+ * tool's explain): matched says whether the rule counts for this login
+ * (all its conditions hold and it covers the role; for a deny rule, also
+ * when that cannot be decided); why is a plain-words reason. */
 typedef void (*pb_trace_fn)(void *ctx, const char *rule, bool matched,
     const char *why);
 

@@ -118,6 +118,45 @@ void pb_sources_free(struct pb_sources *s);
 int pb_snapshot_load(const char *path, const char *role,
     struct pb_policy **out, char *why, size_t whylen);
 
+/* policy_match.c: a condition's truth for one login. PB_UNDECIDED: this
+ * login cannot tell (policy_decide.c says what follows from that). */
+enum pb_truth { PB_FALSE, PB_TRUE, PB_UNDECIDED };
+
+/* Against v (len bytes, NUL-terminated, no other NUL): a pb_truth, or -1
+ * when a regex cannot be compiled now. msg says why for PB_UNDECIDED and
+ * -1. */
+int pb_pattern_match(const struct pb_pattern *p, const char *v, size_t len,
+    char *msg, size_t msglen);
+
+enum pb_claim_state { PB_CLAIM_OK, PB_CLAIM_ABSENT, PB_CLAIM_NULL,
+	PB_CLAIM_TYPE, PB_CLAIM_NUL };
+
+/* A claim's value as text: strings as they are, integers in decimal
+ * (numbuf holds at least 24 bytes); anything else is not PB_CLAIM_OK. */
+enum pb_claim_state pb_claim_text(const json_t *claims, const char *name,
+    char *numbuf, size_t numlen, const char **v, size_t *len);
+/* "absent", "null", ... for messages */
+const char *pb_claim_state_text(enum pb_claim_state st);
+
+/* Does r give role (rolelen bytes)? A pb_truth: PB_UNDECIDED when r is a
+ * template naming a claim that is absent or of another type (why says
+ * which) and the rest of it leaves role possible. */
+int pb_role_gives(const struct pb_role *r, const json_t *claims,
+    const char *role, size_t rolelen, char *why, size_t whylen);
+
+/* A client address. IPv4 ones, also when reported in the mapped form
+ * ::ffff:a.b.c.d, are v4 with the address in a[0..3]: IPv4 and mapped
+ * CIDRs match them, other IPv6 CIDRs do not. */
+struct pb_addr {
+	bool known;             /* rhost was a numeric address */
+	bool v4;
+	unsigned char a[16];
+};
+
+/* Parses rhost (NULL: none); false when it is no numeric address. */
+bool pb_addr_parse(const char *rhost, struct pb_addr *a);
+bool pb_cidr_contains(const struct pb_cidr *c, const struct pb_addr *a);
+
 /* policy_match.c: compilation helpers the loader calls. Each returns 0,
  * or -1 with a plain-words reason in msg (which says "out of memory"
  * when that was the cause). */

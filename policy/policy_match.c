@@ -1,5 +1,6 @@
 /*
- * policy_match.c - patterns, CIDRs, role templates and the decision.
+ * policy_match.c - what one condition of a rule asks: patterns against
+ * claim values, role names and templates, client addresses and CIDRs.
  *
  * Patterns follow Buildkite's branch-filter syntax: glob items where '*'
  * matches any run of bytes (slashes included), "!item" exclusions and
@@ -222,34 +223,36 @@ pb_pattern_free(struct pb_pattern *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* Iterative glob: '*' matches any run of bytes, everything else itself.
- * Backtracking only to the last star keeps it O(len(p) * len(s)). */
+/* Iterative glob: the byte star matches any run of bytes, everything
+ * else itself. Backtracking only to the last star keeps it
+ * O(len(p) * len(s)). */
 static bool
-glob_match(const char *p, size_t plen, const char *s, size_t slen)
+glob_star(const char *p, size_t plen, const char *s, size_t slen, char star)
 {
-	size_t pi = 0, si = 0, star = SIZE_MAX, mark = 0;
+	size_t pi = 0, si = 0, last = SIZE_MAX, mark = 0;
 
 	while (si < slen) {
-		if (pi < plen && p[pi] == '*') {
-			star = pi++;
+		if (pi < plen && p[pi] == star) {
+			last = pi++;
 			mark = si;
 		} else if (pi < plen && p[pi] == s[si]) {
 			pi++;
 			si++;
-		} else if (star != SIZE_MAX) {
-			pi = star + 1;
+		} else if (last != SIZE_MAX) {
+			pi = last + 1;
 			si = ++mark;
 		} else {
 			return false;
 		}
 	}
-	while (pi < plen && p[pi] == '*')
+	while (pi < plen && p[pi] == star)
 		pi++;
 	return pi == plen;
 }
 
-/* 1 when the item matches the whole value, 0 when not, -1 when its
- * regex cannot be compiled now (why in msg). A snapshot's regexes are
+/* PB_TRUE when the item matches the whole value, PB_FALSE when not,
+ * PB_UNDECIDED when the regex engine could not tell (why in msg), -1 when
+ * its regex cannot be compiled now (why in msg). A snapshot's regexes are
  * compiled here, only those a login reaches, and only once the value
  * holds their literal. */
 static int
@@ -260,84 +263,111 @@ item_match(const struct pb_item *it, const char *v, size_t len, char *msg,
 	int rc;
 
 	if (!it->is_re)
-		return glob_match(it->text, it->len, v, len);
+		return glob_star(it->text, it->len, v, len, '*') ? PB_TRUE :
+		    PB_FALSE;
 	if (it->must_len > 0 &&
 	    memmem(v, len, it->text + it->must_off, it->must_len) == NULL)
-		return 0;
+		return PB_FALSE;
 	if (it->re == NULL &&
 	    pb_regex_build(it->text, it->len, &local, msg, msglen) < 0)
 		return -1;
 	rc = pb_regex_exec(it->re != NULL ? it->re : local, v, len, msg,
 	    msglen);
 	pb_regex_free(local);
-	return rc;
+	return rc < 0 ? PB_UNDECIDED : rc ? PB_TRUE : PB_FALSE;
 }
 
-/* v is NUL-terminated and holds no other NUL (regexec needs that).
- * 1 match, 0 not, -1 a regex that cannot be compiled (why in msg). */
-static int
-pattern_match(const struct pb_pattern *p, const char *v, size_t len,
+/*
+ * The positive items are alternatives and the "!" items exclusions: the
+ * value must match one positive item (any value, when there are none)
+ * and no exclusion. An item the engine could not decide may be either,
+ * so the pattern is undecided unless the decided items settle it anyway
+ * (Kleene's three-valued or and and).
+ */
+int
+pb_pattern_match(const struct pb_pattern *p, const char *v, size_t len,
     char *msg, size_t msglen)
 {
-	bool has_pos = false, pos_hit = false;
+	int pos = PB_FALSE, neg = PB_FALSE, m;
+	bool has_pos = false;
 	size_t i;
-	int m;
 
 	for (i = 0; i < p->n; i++) {
 		const struct pb_item *it = &p->items[i];
 
-		if (!it->neg && pos_hit)
+		if (!it->neg)
+			has_pos = true;
+		if (!it->neg && pos == PB_TRUE)
 			continue;
 		if ((m = item_match(it, v, len, msg, msglen)) < 0)
 			return -1;
-		if (it->neg && m)
-			return 0;
-		if (!it->neg) {
-			has_pos = true;
-			pos_hit = m;
+		if (it->neg) {
+			if (m == PB_TRUE)
+				return PB_FALSE;
+			if (m == PB_UNDECIDED)
+				neg = PB_UNDECIDED;
+		} else if (m == PB_TRUE || (m == PB_UNDECIDED &&
+		    pos == PB_FALSE)) {
+			pos = m;
 		}
 	}
-	return !has_pos || pos_hit;
+	if (!has_pos)
+		pos = PB_TRUE;
+	if (pos == PB_FALSE)
+		return PB_FALSE;
+	return pos == PB_TRUE && neg == PB_FALSE ? PB_TRUE : PB_UNDECIDED;
 }
 
 /* -------------------------------------------------------------- claims */
 
-enum claim_state { CLAIM_OK, CLAIM_ABSENT, CLAIM_NULL, CLAIM_TYPE,
-	CLAIM_NUL };
-
-/* A claim's value as text: strings as they are, integers in decimal
- * (numbuf holds at least 24 bytes); anything else never matches. */
-static enum claim_state
-claim_text(const json_t *claims, const char *name, char *numbuf,
+enum pb_claim_state
+pb_claim_text(const json_t *claims, const char *name, char *numbuf,
     size_t numlen, const char **v, size_t *len)
 {
 	json_t *j;
 
 	if (claims == NULL || !json_is_object(claims))
-		return CLAIM_ABSENT;
+		return PB_CLAIM_ABSENT;
 	j = json_object_get(claims, name);
 	if (j == NULL)
-		return CLAIM_ABSENT;
+		return PB_CLAIM_ABSENT;
 	if (json_is_null(j))
-		return CLAIM_NULL;
+		return PB_CLAIM_NULL;
 	if (json_is_string(j)) {
 		*v = json_string_value(j);
 		*len = json_string_length(j);
 		if (memchr(*v, '\0', *len) != NULL)
-			return CLAIM_NUL;
-		return CLAIM_OK;
+			return PB_CLAIM_NUL;
+		return PB_CLAIM_OK;
 	}
 	if (json_is_integer(j)) {
 		int n = snprintf(numbuf, numlen, "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(j));
 
 		if (n < 0 || (size_t)n >= numlen)
-			return CLAIM_TYPE;
+			return PB_CLAIM_TYPE;
 		*v = numbuf;
 		*len = (size_t)n;
-		return CLAIM_OK;
+		return PB_CLAIM_OK;
 	}
-	return CLAIM_TYPE;
+	return PB_CLAIM_TYPE;
+}
+
+const char *
+pb_claim_state_text(enum pb_claim_state st)
+{
+	switch (st) {
+	case PB_CLAIM_OK:
+		return "present";
+	case PB_CLAIM_ABSENT:
+		return "absent";
+	case PB_CLAIM_NULL:
+		return "null";
+	case PB_CLAIM_TYPE:
+		return "not a string or an integer";
+	default:
+		return "a string holding a NUL byte";
+	}
 }
 
 /* ----------------------------------------------------------------- roles */
@@ -406,23 +436,36 @@ pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
 	return 0;
 }
 
-/* Expands a template into out (PB_ROLE_MAX + 1 bytes). Returns false
- * when it yields no role: a claim absent, null or of another type, or a
- * result that could not be a role name. */
-static bool
-role_expand(const struct pb_role *r, const json_t *claims, char *out,
-    size_t *outlen)
+/* Stands for a claim a template names but the token lacks: a byte
+ * pb_role_check refuses in templates and role_expand in claim values. */
+#define UNKNOWN_PART '\x01'
+
+/*
+ * Could the template give role? PB_TRUE when it expands to role, PB_FALSE
+ * when it cannot (another name, none a role could have, or a claim it
+ * names is null), PB_UNDECIDED when a claim it names is absent or of
+ * another type and the parts it has leave role possible (why names that
+ * claim).
+ */
+static int
+template_gives(const struct pb_role *r, const json_t *claims,
+    const char *role, size_t rolelen, char *why, size_t whylen)
 {
-	size_t i, o = 0;
+	/* literals and values at most PB_ROLE_MAX, one unknown part
+	 * between any two of them */
+	char out[2 * (PB_ROLE_MAX + 1)];
+	size_t i, o = 0, used = 0;
+	bool unknown = false;
 
 	for (i = 0; i < r->len; i++) {
 		char name[PB_MSG_MAX], num[32];
 		const char *v = NULL;
 		size_t j, vlen = 0, k;
+		enum pb_claim_state st;
 
 		if (r->text[i] != '{') {
-			if (o >= PB_ROLE_MAX)
-				return false;
+			if (used++ >= PB_ROLE_MAX)
+				return PB_FALSE;
 			out[o++] = r->text[i];
 			continue;
 		}
@@ -430,29 +473,50 @@ role_expand(const struct pb_role *r, const json_t *claims, char *out,
 		while (j < r->len && r->text[j] != '}')
 			j++;
 		if (j - i - 1 >= sizeof(name))
-			return false;
+			return PB_FALSE;
 		memcpy(name, r->text + i + 1, j - i - 1);
 		name[j - i - 1] = '\0';
-		if (claim_text(claims, name, num, sizeof(num), &v, &vlen) !=
-		    CLAIM_OK)
-			return false;
-		if (vlen > PB_ROLE_MAX - o)
-			return false;
+		i = j;
+		st = pb_claim_text(claims, name, num, sizeof(num), &v, &vlen);
+		/* null: Buildkite's "no value", which names no role */
+		if (st == PB_CLAIM_NULL)
+			return PB_FALSE;
+		if (st != PB_CLAIM_OK) {
+			if (!unknown)
+				pb_msg(why, whylen, "role template {%s}: %s is "
+				    "%s", name, name, pb_claim_state_text(st));
+			unknown = true;
+			if (o == 0 || out[o - 1] != UNKNOWN_PART)
+				out[o++] = UNKNOWN_PART;
+			continue;
+		}
+		if (vlen > PB_ROLE_MAX - used)
+			return PB_FALSE;
 		for (k = 0; k < vlen; k++) {
 			unsigned char c = (unsigned char)v[k];
 
 			if (c < 0x20 || c == 0x7f)
-				return false;
+				return PB_FALSE;
 		}
 		memcpy(out + o, v, vlen);
 		o += vlen;
-		i = j;
+		used += vlen;
 	}
-	if (o == 0)
-		return false;
-	out[o] = '\0';
-	*outlen = o;
-	return true;
+	if (unknown)
+		return rolelen > 0 && glob_star(out, o, role, rolelen,
+		    UNKNOWN_PART) ? PB_UNDECIDED : PB_FALSE;
+	return o > 0 && o == rolelen && memcmp(out, role, o) == 0 ?
+	    PB_TRUE : PB_FALSE;
+}
+
+int
+pb_role_gives(const struct pb_role *r, const json_t *claims,
+    const char *role, size_t rolelen, char *why, size_t whylen)
+{
+	if (r->tmpl)
+		return template_gives(r, claims, role, rolelen, why, whylen);
+	return r->len == rolelen && memcmp(r->text, role, rolelen) == 0 ?
+	    PB_TRUE : PB_FALSE;
 }
 
 /* ------------------------------------------------------------------ CIDR */
@@ -529,33 +593,37 @@ pb_cidr_parse(const char *s, struct pb_cidr *out, char *msg, size_t msglen)
 	return 0;
 }
 
-struct rhost_addr {
-	bool v4, v6;
-	unsigned char a4[4];
-	unsigned char a6[16];
+/*
+ * One address model: an IPv4 client is an IPv4 address whichever way it
+ * is reported (a dual-stack socket reports it as ::ffff:a.b.c.d), and a
+ * CIDR written in that mapped form (::ffff:a.b.c.d/n, n >= 96) is the
+ * IPv4 CIDR a.b.c.d/(n - 96). So both spellings of a client match the
+ * same rules, whichever way a rule is written. Other IPv6 CIDRs, ::/0
+ * among them, hold IPv6 clients only, as 0.0.0.0/0 holds IPv4 ones only.
+ */
+static const unsigned char v4_mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
 
-static void
-rhost_parse(const char *rhost, struct rhost_addr *a)
+bool
+pb_addr_parse(const char *rhost, struct pb_addr *a)
 {
-	static const unsigned char mapped[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-	};
-
 	memset(a, 0, sizeof(*a));
 	if (rhost == NULL)
-		return;
-	if (inet_pton(AF_INET, rhost, a->a4) == 1) {
+		return false;
+	if (inet_pton(AF_INET, rhost, a->a) == 1) {
 		a->v4 = true;
-	} else if (inet_pton(AF_INET6, rhost, a->a6) == 1) {
-		a->v6 = true;
-		/* ::ffff:a.b.c.d is how a dual-stack socket reports an
-		 * IPv4 client: let it match IPv4 CIDRs too */
-		if (memcmp(a->a6, mapped, sizeof(mapped)) == 0) {
-			memcpy(a->a4, a->a6 + 12, 4);
+	} else if (inet_pton(AF_INET6, rhost, a->a) == 1) {
+		if (memcmp(a->a, v4_mapped, sizeof(v4_mapped)) == 0) {
+			memmove(a->a, a->a + 12, 4);
+			memset(a->a + 4, 0, 12);
 			a->v4 = true;
 		}
+	} else {
+		return false;
 	}
+	a->known = true;
+	return true;
 }
 
 static bool
@@ -570,209 +638,17 @@ prefix_eq(const unsigned char *a, const unsigned char *b, unsigned prefix)
 	return ((a[full] ^ b[full]) & (unsigned char)(0xff00u >> rest)) == 0;
 }
 
-static bool
-cidr_match(const struct pb_cidr *c, const struct rhost_addr *a)
+bool
+pb_cidr_contains(const struct pb_cidr *c, const struct pb_addr *a)
 {
+	if (!a->known)
+		return false;
 	if (c->family == AF_INET)
-		return a->v4 && prefix_eq(c->addr, a->a4, c->prefix);
-	return a->v6 && prefix_eq(c->addr, a->a6, c->prefix);
-}
-
-/* -------------------------------------------------------------- decision */
-
-/* Do all of the rule's conditions hold? why (may be NULL) says which
- * failed first. */
-/* 1 when every condition holds, 0 when one does not (why), -1 when a
- * regex cannot be compiled (the error in err). */
-static int
-conds_hold(const struct pb_rule *r, const json_t *claims, const char *rhost,
-    const struct rhost_addr *a, char *why, size_t whylen, char *err,
-    size_t errlen)
-{
-	size_t i;
-
-	for (i = 0; i < r->n_conds; i++) {
-		const struct pb_cond *c = &r->conds[i];
-		char num[32], qv[160], qp[160];
-		const char *v = NULL;
-		size_t len = 0;
-
-		switch (claim_text(claims, c->claim, num, sizeof(num), &v,
-		    &len)) {
-		case CLAIM_OK:
-			break;
-		case CLAIM_ABSENT:
-			pb_msg(why, whylen, "%s is absent", c->claim);
-			return 0;
-		case CLAIM_NULL:
-			pb_msg(why, whylen, "%s is null", c->claim);
-			return 0;
-		case CLAIM_TYPE:
-			pb_msg(why, whylen, "%s is not a string or an integer",
-			    c->claim);
-			return 0;
-		case CLAIM_NUL:
-			pb_msg(why, whylen, "%s contains a NUL byte", c->claim);
-			return 0;
-		}
-		switch (pattern_match(&c->pat, v, len, err, errlen)) {
-		case 1:
-			continue;
-		case -1:
-			return -1;
-		}
-		if (why != NULL) {
-			pb_quote(qv, sizeof(qv), v, len, 64);
-			pb_quote(qp, sizeof(qp), c->pat.display,
-			    strlen(c->pat.display), 64);
-			pb_msg(why, whylen, "%s %s does not match %s",
-			    c->label, qv, qp);
-		}
-		return 0;
-	}
-	if (r->n_from > 0) {
-		char qh[160];
-
-		if (rhost == NULL) {
-			pb_msg(why, whylen, "no rhost (a Unix-socket "
-			    "connection) and the rule requires from %s",
-			    r->from_display);
-			return 0;
-		}
-		if (!a->v4 && !a->v6) {
-			if (why != NULL) {
-				pb_quote(qh, sizeof(qh), rhost, strlen(rhost),
-				    64);
-				pb_msg(why, whylen, "rhost %s is not a numeric "
-				    "address", qh);
-			}
-			return 0;
-		}
-		for (i = 0; i < r->n_from; i++)
-			if (cidr_match(&r->from[i], a))
-				break;
-		if (i == r->n_from) {
-			pb_msg(why, whylen, "rhost %s is not in %s", rhost,
-			    r->from_display);
-			return 0;
-		}
-	}
-	return 1;
-}
-
-/* Does the rule (whose conditions hold) cover role? */
-static bool
-rule_covers(const struct pb_rule *r, const json_t *claims, const char *role,
-    size_t rolelen, char *why, size_t whylen)
-{
-	char qr[160], qt[160], buf[PB_ROLE_MAX + 1];
-	size_t i, blen;
-
-	if (r->n_roles == 0) {
-		pb_msg(why, whylen, "all conditions hold; denies every role");
-		return true;
-	}
-	for (i = 0; role != NULL && i < r->n_roles; i++) {
-		const struct pb_role *ro = &r->roles[i];
-
-		if (!ro->tmpl) {
-			if (ro->len == rolelen &&
-			    memcmp(ro->text, role, rolelen) == 0) {
-				if (why != NULL) {
-					pb_quote(qr, sizeof(qr), role,
-					    rolelen, 64);
-					pb_msg(why, whylen, "all conditions "
-					    "hold; lists role %s", qr);
-				}
-				return true;
-			}
-			continue;
-		}
-		if (role_expand(ro, claims, buf, &blen) && blen == rolelen &&
-		    memcmp(buf, role, rolelen) == 0) {
-			if (why != NULL) {
-				pb_quote(qr, sizeof(qr), role, rolelen, 64);
-				pb_quote(qt, sizeof(qt), ro->text, ro->len,
-				    64);
-				pb_msg(why, whylen, "all conditions hold; lists "
-				    "role %s (from %s)", qr, qt);
-			}
-			return true;
-		}
-	}
-	if (why != NULL) {
-		if (role != NULL)
-			pb_quote(qr, sizeof(qr), role, rolelen, 64);
-		else
-			snprintf(qr, sizeof(qr), "(none)");
-		pb_msg(why, whylen, "all conditions hold but the rule does not "
-		    "list role %s", qr);
-	}
-	return false;
-}
-
-int
-pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
-    const char *role, const char *rhost, struct pb_decision *out,
-    pb_trace_fn trace, void *trace_ctx)
-{
-	const struct pb_rule *allow = NULL, *deny = NULL;
-	struct rhost_addr addr;
-	size_t i, rolelen;
-
-	if (out == NULL)
-		return -1;
-	out->verdict = PB_VERDICT_NO_RULE;
-	out->rule = NULL;
-	snprintf(out->error, sizeof(out->error), "out of memory");
-	if (pol == NULL)
-		return -1;
-	/* loaded with only the rules that bear on another role */
-	if (pol->for_role != NULL &&
-	    (role == NULL || strcmp(role, pol->for_role) != 0)) {
-		snprintf(out->error, sizeof(out->error), "the policy was "
-		    "loaded for another role");
-		return -1;
-	}
-	rolelen = role != NULL ? strlen(role) : 0;
-	rhost_parse(rhost, &addr);
-
-	for (i = 0; i < pol->n_rules; i++) {
-		const struct pb_rule *r = &pol->rules[i];
-		char why[PB_MSG_MAX];
-		char *w = trace != NULL ? why : NULL;
-		bool matched;
-		int held;
-
-		why[0] = '\0';
-		held = conds_hold(r, claims, rhost, &addr, w, sizeof(why),
-		    out->error, sizeof(out->error));
-		if (held < 0) {
-			if (trace != NULL)
-				trace(trace_ctx, r->name, false, out->error);
-			return -1;
-		}
-		matched = held &&
-		    rule_covers(r, claims, role, rolelen, w, sizeof(why));
-		if (matched) {
-			if (r->deny && deny == NULL)
-				deny = r;
-			else if (!r->deny && allow == NULL)
-				allow = r;
-		}
-		if (trace != NULL)
-			trace(trace_ctx, r->name, matched, why);
-		else if (deny != NULL)
-			break;  /* nothing can overturn a deny */
-	}
-	if (deny != NULL) {
-		out->verdict = PB_VERDICT_DENIED;
-		out->rule = deny->name;
-	} else if (allow != NULL) {
-		out->verdict = PB_VERDICT_ALLOW;
-		out->rule = allow->name;
-	}
-	return 0;
+		return a->v4 && prefix_eq(c->addr, a->a, c->prefix);
+	if (c->prefix >= 96 && memcmp(c->addr, v4_mapped,
+	    sizeof(v4_mapped)) == 0)
+		return a->v4 && prefix_eq(c->addr + 12, a->a, c->prefix - 96);
+	return !a->v4 && prefix_eq(c->addr, a->a, c->prefix);
 }
 
 void

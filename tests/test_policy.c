@@ -983,7 +983,7 @@ make_claims(const char *over, const char *drop)
 		exit(99);
 	}
 	if (over != NULL) {
-		o = json_loads(over, 0, &je);
+		o = json_loads(over, JSON_ALLOW_NUL, &je);
 		if (o == NULL) {
 			diag("claims %s: %s", over, je.text);
 			exit(99);
@@ -1158,6 +1158,163 @@ test_odd_values(void)
 	free(big);
 }
 
+/* ----------------------------------------------------------- undecided */
+
+/* Conditions this login cannot decide: a deny rule applies, an allow
+ * rule does not hold, and a condition that is false settles the rule
+ * whatever the undecided one would be. "undecided" is what the decision
+ * says could not be decided, for the audit detail. */
+#define R_ALL "  - name: all\n    pipeline: \"*\"\n    roles: [x, ci_v1, other]\n"
+#define R_DENY(cond) "  - name: d\n    effect: deny\n    pipeline: \"*\"\n    " \
+	cond "\n"
+
+static const struct undecided_case {
+	struct dec_case c;
+	const char *undecided;  /* a substring of it; "" when none */
+} undecided_cases[] = {
+	{ { "deny from, host name rhost", R_ALL R_DENY("from: 127.0.0.0/8"),
+	  NULL, NULL, "x", "localhost", D, "d" }, "from 127.0.0.0/8: rhost "
+	  "\"localhost\" is not a numeric address (pam_use_hostname?)" },
+	{ { "deny from, host name rhost of a far network", R_ALL
+	  R_DENY("from: [192.0.2.0/24, \"2001:db8::/32\"]"), NULL, NULL, "x",
+	  "agent-7.ci.example.com", D, "d" }, "is not a numeric address" },
+	{ { "deny from, no rhost", R_ALL R_DENY("from: 10.0.0.0/8"), NULL,
+	  NULL, "x", NULL, D, "d" }, "from 10.0.0.0/8: no client address (a "
+	  "Unix-socket connection)" },
+	{ { "deny from, \"[local]\" rhost", R_ALL R_DENY("from: 10.0.0.0/8"),
+	  NULL, NULL, "x", "[local]", D, "d" }, "not a numeric address" },
+	{ { "deny from, zone-scoped rhost", R_ALL R_DENY("from: \"fe80::/10\""),
+	  NULL, NULL, "x", "fe80::1%eth0", D, "d" }, "not a numeric address" },
+	{ { "deny from, numeric rhost outside", R_ALL
+	  R_DENY("from: 127.0.0.0/8"), NULL, NULL, "x", "10.1.2.3", A,
+	  "all" }, "" },
+	{ { "deny from, host name, a condition false", R_ALL
+	  "  - name: d\n    effect: deny\n    pipeline: web\n"
+	  "    from: 127.0.0.0/8\n", NULL, NULL, "x", "localhost", A, "all" },
+	  "" },
+	{ { "deny from, host name, role not covered", R_ALL
+	  R_DENY("from: 127.0.0.0/8\n    roles: [admin]"), NULL, NULL, "x",
+	  "localhost", A, "all" }, "" },
+	{ { "allow from, host name rhost", R_ONE("from: 127.0.0.0/8"), NULL,
+	  NULL, "x", "localhost", N, NULL }, "rule \"r\": from 127.0.0.0/8: "
+	  "rhost \"localhost\" is not a numeric address" },
+	{ { "deny of an absent claim", R_ALL R_DENY("tag: \"v*\""), NULL,
+	  "build_tag", "x", NULL, D, "d" }, "build_tag is absent" },
+	{ { "deny of an absent claim, exclusion", R_ALL
+	  R_DENY("source: \"!webhook\""), NULL, "build_source", "x", NULL, D,
+	  "d" }, "build_source is absent" },
+	{ { "deny of an absent optional claim", R_ALL
+	  R_DENY("claims: {cluster_name: \"!trusted\"}"), NULL, NULL, "x",
+	  NULL, D, "d" }, "cluster_name is absent" },
+	{ { "deny of a present optional claim", R_ALL
+	  R_DENY("claims: {cluster_name: \"!trusted\"}"),
+	  "{\"cluster_name\": \"trusted\"}", NULL, "x", NULL, A, "all" }, "" },
+	{ { "deny of a claim of another type", R_ALL
+	  R_DENY("claims: {build_number: \"4*\"}"), "{\"build_number\": 42.5}",
+	  NULL, "x", NULL, D, "d" }, "build_number is not a string or an "
+	  "integer" },
+	{ { "deny of a list claim", R_ALL
+	  R_DENY("claims: {\"agent_tag:queue\": deploy}"),
+	  "{\"agent_tag:queue\": [\"deploy\"]}", NULL, "x", NULL, D, "d" },
+	  "agent_tag:queue is not a string or an integer" },
+	{ { "deny of a boolean claim", R_ALL R_DENY("source: \"!webhook\""),
+	  "{\"build_source\": true}", NULL, "x", NULL, D, "d" },
+	  "build_source is not a string or an integer" },
+	{ { "deny of a claim holding NUL", R_ALL R_DENY("branch: \"!main\""),
+	  "{\"build_branch\": \"main\\u0000x\"}", NULL, "x", NULL, D, "d" },
+	  "build_branch is a string holding a NUL byte" },
+	{ { "deny of an absent claim, a condition false", R_ALL
+	  "  - name: d\n    effect: deny\n    pipeline: web\n"
+	  "    tag: \"*\"\n", NULL, "build_tag", "x", NULL, A, "all" }, "" },
+	{ { "deny of a null claim, a pattern needing a value", R_ALL
+	  R_DENY("tag: \"*\""), "{\"build_tag\": null}", NULL, "x", NULL, A,
+	  "all" }, "" },
+	{ { "deny of a null claim, exclusions only", R_ALL
+	  R_DENY("step: \"!migrate\""), "{\"step_key\": null}", NULL, "x",
+	  NULL, D, "d" }, "" },
+	{ { "allow of a null claim, exclusions only", R_ONE("step: \"!deploy\""),
+	  "{\"step_key\": null}", NULL, "x", NULL, N, NULL }, "" },
+	{ { "allow of an absent claim", R_ONE("tag: \"*\""), NULL, "build_tag",
+	  "x", NULL, N, NULL }, "rule \"r\": build_tag is absent" },
+	{ { "deny template, absent claim, role it may give", R_ALL
+	  R_DENY("roles: [\"ci_{build_tag}\"]"), NULL, "build_tag", "ci_v1",
+	  NULL, D, "d" }, "role template {build_tag}: build_tag is absent" },
+	{ { "deny template, absent claim, role it cannot give", R_ALL
+	  R_DENY("roles: [\"ci_{build_tag}\"]"), NULL, "build_tag", "other",
+	  NULL, A, "all" }, "" },
+	{ { "deny template, absent claim, literal after it", R_ALL
+	  R_DENY("roles: [\"{build_tag}_rw\"]"), NULL, "build_tag", "ci_v1",
+	  NULL, A, "all" }, "" },
+	{ { "deny template, null claim", R_ALL
+	  R_DENY("roles: [\"ci_{build_tag}\"]"), "{\"build_tag\": null}",
+	  NULL, "ci_v1", NULL, A, "all" }, "" },
+	{ { "deny template, a listed role settles it", R_ALL
+	  R_DENY("roles: [\"ci_{build_tag}\", x]"), NULL, "build_tag", "x",
+	  NULL, D, "d" }, "" },
+	{ { "mapped rule, IPv4 rhost", R_ONE("from: \"::ffff:127.0.0.0/104\""),
+	  NULL, NULL, "x", "127.0.0.1", A, "r" }, "" },
+	{ { "mapped rule, mapped rhost", R_ONE("from: \"::ffff:127.0.0.0/104\""),
+	  NULL, NULL, "x", "::ffff:127.0.0.1", A, "r" }, "" },
+	{ { "mapped rule, IPv4 rhost outside",
+	  R_ONE("from: \"::ffff:127.0.0.0/104\""), NULL, NULL, "x",
+	  "128.0.0.1", N, NULL }, "" },
+	{ { "mapped deny rule, IPv4 rhost", R_ALL
+	  R_DENY("from: \"::ffff:127.0.0.0/104\""), NULL, NULL, "x",
+	  "127.0.0.1", D, "d" }, "" },
+	{ { "mapped host rule, IPv4 rhost", R_ALL
+	  R_DENY("from: \"::ffff:10.1.2.3\""), NULL, NULL, "x", "10.1.2.3", D,
+	  "d" }, "" },
+	{ { "mapped /96 rule holds every IPv4 client", R_ALL
+	  R_DENY("from: \"::ffff:0.0.0.0/96\""), NULL, NULL, "x",
+	  "203.0.113.9", D, "d" }, "" },
+	{ { "IPv4 deny rule, mapped rhost", R_ALL R_DENY("from: 127.0.0.0/8"),
+	  NULL, NULL, "x", "::ffff:127.0.0.1", D, "d" }, "" },
+	{ { "IPv6 rule, mapped rhost is IPv4", R_ONE("from: \"::/0\""), NULL,
+	  NULL, "x", "::ffff:10.1.2.3", N, NULL }, "" },
+	{ { "IPv6 rule, IPv6 rhost", R_ONE("from: \"::/0\""), NULL, NULL, "x",
+	  "2001:db8::1", A, "r" }, "" },
+};
+
+static void
+test_undecided(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(undecided_cases) /
+	    sizeof(undecided_cases[0]); i++) {
+		const struct undecided_case *u = &undecided_cases[i];
+		const struct dec_case *c = &u->c;
+		char text[8192];
+		struct pb_policy *pol;
+		struct pb_decision d;
+		struct pb_error err;
+		json_t *claims;
+		bool good;
+
+		snprintf(text, sizeof(text), HDR "rules:\n%s", c->rules);
+		pol = load_text(text, &err);
+		if (!ok(pol != NULL, "undecided: %s: loads", c->what)) {
+			diag("%s", err.text);
+			continue;
+		}
+		claims = make_claims(c->claims, c->drop);
+		check_decision(pol, claims, c->role, c->rhost, c->verdict,
+		    c->rule, c->what);
+		memset(&d, 0, sizeof(d));
+		good = pb_policy_decide(pol, claims, c->role, c->rhost, &d,
+		    NULL, NULL) == 0 && (u->undecided[0] == '\0' ?
+		    d.undecided[0] == '\0' :
+		    strstr(d.undecided, u->undecided) != NULL);
+		if (!ok(good, "undecided: %s: says %s", c->what,
+		    u->undecided[0] ? "what could not be decided" :
+		    "nothing undecided"))
+			diag("got \"%s\", want \"%s\"", d.undecided,
+			    u->undecided);
+		json_decref(claims);
+		pb_policy_free(pol);
+	}
+}
+
 /* --------------------------------------------------------------- trace */
 
 struct trace_log {
@@ -1192,7 +1349,7 @@ test_trace(void)
 		    "\"api_migrator\"",
 		"all conditions hold; lists role \"api_migrator\" (from "
 		    "\"{pipeline_slug}_migrator\")",
-		"build_tag is absent",
+		"build_tag is null",
 		"all conditions hold; denies every role",
 	};
 	static const bool want_matched[] = {
@@ -1226,8 +1383,10 @@ test_trace(void)
 		diag("%s", err.text);
 		return;
 	}
+	/* build_tag null: Buildkite's "no tag", decided (absent, the deny
+	 * rule "tagged" could not be decided and would apply) */
 	claims = make_claims("{\"build_branch\": \"feature/x\", "
-	    "\"step_key\": null}", NULL);
+	    "\"step_key\": null, \"build_tag\": null}", NULL);
 	memset(&t, 0, sizeof(t));
 	rc = pb_policy_decide(pol, claims, "api_migrator", "10.1.2.3", &d,
 	    trace_cb, &t);
@@ -1264,8 +1423,10 @@ test_trace(void)
 	    "\"build_number\": 42.5}", NULL);
 	memset(&t, 0, sizeof(t));
 	pb_policy_decide(pol, claims, "x", "db.example.com", &d, trace_cb, &t);
-	ok(strcmp(t.why[2], "rhost \"db.example.com\" is not a numeric "
-	    "address") == 0, "trace: non-numeric rhost");
+	ok(strcmp(t.why[2], "from 192.168.0.0/16: rhost \"db.example.com\" "
+	    "is not a numeric address (pam_use_hostname?), and the rule does "
+	    "not list role \"x\"") == 0 && !t.matched[2],
+	    "trace: non-numeric rhost, and a role not listed");
 	ok(strcmp(t.why[0], "all conditions hold but the rule does not list "
 	    "role \"x\"") == 0, "trace: role not listed");
 	json_decref(claims);
@@ -1274,8 +1435,10 @@ test_trace(void)
 	    "\"dev\\n\\\"x\\\"\", \"build_number\": 42.5}", NULL);
 	memset(&t, 0, sizeof(t));
 	pb_policy_decide(pol, claims, "x", NULL, &d, trace_cb, &t);
-	ok(strcmp(t.why[7], "build_number is not a string or an integer") ==
-	    0, "trace: wrong type");
+	ok(strcmp(t.why[7], "applies: build_number is not a string or an "
+	    "integer, so it cannot be decided (a deny rule that cannot be "
+	    "evaluated denies)") == 0 && t.matched[7],
+	    "trace: wrong type: a deny rule cannot be decided and applies");
 	ok(strcmp(t.why[3], "pipeline \"web\" does not match \"api\"") == 0,
 	    "trace: first failing condition named");
 	json_decref(claims);
@@ -1284,9 +1447,9 @@ test_trace(void)
 	pb_policy_decide(pol, claims, "x", NULL, &d, trace_cb, &t);
 	ok(strcmp(t.why[0], "branch \"dev\\n\\\"x\\\"\" does not match "
 	    "\"main\"") == 0, "trace: values are escaped");
-	ok(strcmp(t.why[2], "no rhost (a Unix-socket connection) and the "
-	    "rule requires from 192.168.0.0/16") == 0,
-	    "trace: no rhost");
+	ok(strcmp(t.why[2], "from 192.168.0.0/16: no client address (a "
+	    "Unix-socket connection), and the rule does not list role \"x\"")
+	    == 0, "trace: no rhost");
 	json_decref(claims);
 	pb_policy_free(pol);
 }
@@ -1740,6 +1903,7 @@ main(void)
 	test_limits();
 	test_decisions();
 	test_odd_values();
+	test_undecided();
 	test_trace();
 	test_includes();
 	test_caps();

@@ -181,8 +181,8 @@ has "$good_text" '  [match] "api migrations from main": all conditions hold; lis
 ok $? "explain: the allowing rule matched and says why"
 has "$good_text" '  [no match] "keyed steps": all conditions hold but the rule does not list role "api_migrator"'
 ok $? "explain: a rule that does not list the role says so"
-has "$good_text" '  [no match] "ops over the vpn": no rhost (a Unix-socket connection) and the rule requires from 10.0.0.0/8'
-ok $? "explain: a from: rule without rhost says there is none"
+has "$good_text" '  [no match] "ops over the vpn": from 10.0.0.0/8: no client address (a Unix-socket connection), and the rule does not list role "api_migrator"'
+ok $? "explain: a from: rule without rhost says there is no client address"
 [ "$(printf '%s\n' "$good_text" | tail -n 1)" = 'decision: allow (rule "api migrations from main")' ]
 ok $? "explain: the last line is the decision naming the rule"
 has "$good_text" '"pipeline_slug": "api",'
