@@ -133,4 +133,11 @@ int pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
     const char *role, const char *rhost, struct pb_decision *out,
     pb_trace_fn trace, void *trace_ctx);
 
+/* Calls fn for each warning about the policy: what a rule does that its
+ * author may not mean (rule is its name, where its "file:line:column").
+ * Returns how many there were. */
+typedef void (*pb_lint_fn)(void *ctx, const char *rule, const char *where,
+    const char *warning);
+int pb_policy_lint(const struct pb_policy *pol, pb_lint_fn fn, void *ctx);
+
 #endif

@@ -157,7 +157,8 @@ else
 fi
 
 # pg_start POLICY : a throwaway PostgreSQL on 127.0.0.1:$PORT whose pg_hba
-# sends every role but admin through the pam service "pbtest", which loads
+# (PG_HBA_EXTRA's lines first) sends every role but admin through the
+# pam service "pbtest", which loads
 # a copy of the built module with config=POLICY. The pam_confdir shim
 # points the server's pam_start at a private service directory, so
 # /etc/pam.d is never touched; syslog(3) is captured into $PB_SYSLOG. The
@@ -191,6 +192,7 @@ CONF
 	cat >"$DATA/pg_hba.conf" <<HBA
 local all admin trust
 host all admin 127.0.0.1/32 trust
+${PG_HBA_EXTRA:-}
 host all all 127.0.0.1/32 pam pamservice=pbtest
 HBA
 	cleanup="$cleanup as_server '$PG_BINDIR/pg_ctl' -D '$DATA' -m immediate stop >/dev/null 2>&1;"

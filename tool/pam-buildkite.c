@@ -279,6 +279,20 @@ permission_warnings(const char *path)
 	}
 }
 
+static void
+lint_warning(void *ctx, const char *rule, const char *where,
+    const char *warning)
+{
+	(void)ctx;
+	fputs("warning: ", stderr);
+	put_text(stderr, where);
+	fputs(": rule ", stderr);
+	put_quoted(stderr, rule);
+	fputs(": ", stderr);
+	put_text(stderr, warning);
+	fputc('\n', stderr);
+}
+
 /* Whether logins take the rules from the snapshot: an admin who edited
  * the policy and forgot to compile it learns why logins got slower, and
  * one who compiled as the wrong user why they did not get faster. */
@@ -347,6 +361,7 @@ cmd_check(int argc, char **argv)
 	if ((pol = load_policy(path, true)) == NULL)
 		return 1;
 	permission_warnings(path);
+	pb_policy_lint(pol, lint_warning, NULL);
 	if (count_rules(pol, &n) == 0)
 		printf("%s: ok (%zu rule%s)\n", path, n, n == 1 ? "" : "s");
 	else
