@@ -83,6 +83,14 @@ parse_args(int argc, const char **argv, struct options *opt, char *detail,
 			return -1;
 		}
 	}
+	/* A relative path would be looked up from the application's
+	 * current directory: PostgreSQL's data directory, which its own
+	 * user and database superusers can write. */
+	if (opt->config[0] != '/') {
+		snprintf(detail, detail_len, "config= must be an absolute "
+		    "path, not \"%.64s\"", opt->config);
+		return -1;
+	}
 	return 0;
 }
 

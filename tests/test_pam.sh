@@ -23,6 +23,7 @@ svc buildkite "config=$TMP/policy.yaml"
 printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >"$TMP/pam.d/other"
 svc nopolicy "config=$TMP/missing.yaml"
 svc badarg "config=$TMP/policy.yaml" frobnicate
+svc relative "config=policy.yaml"
 LOG="$TMP/syslog"
 SERVICE=buildkite
 
@@ -133,6 +134,13 @@ SERVICE=badarg; pt "$good" api_migrator; SERVICE=buildkite
 ok "$([ $rc -ne 0 ]; echo $?)" "an unknown module argument denies"
 audit_has "$LOG" 'reason=config .*unknown module argument'
 ok $? "... audited as reason=config naming it"
+
+# from the policy's own directory, so that only the argument is wrong
+SERVICE=relative; pt_dir=$(pwd); cd "$TMP" && pt "$good" api_migrator
+cd "$pt_dir"; SERVICE=buildkite
+ok "$([ $rc -ne 0 ]; echo $?)" "a relative config= path denies, even where it would resolve"
+audit_has "$LOG" 'reason=config .*config= must be an absolute path, not \\"policy\.yaml\\"'
+ok $? "... audited as reason=config saying why"
 
 mv "$TMP/jwks.json" "$TMP/jwks.moved"
 pt "$good" api_migrator
