@@ -106,7 +106,7 @@ claims_truth(const struct pb_rule *r, const json_t *claims,
 		msg[0] = '\0';
 		m = pb_pattern_match(&c->pat, val, len, msg, sizeof(msg));
 		if (m < 0) {
-			snprintf(err, errlen, "%s", msg);
+			pb_msg(err, errlen, "%s", msg);
 			return -1;
 		}
 		if (m == PB_UNDECIDED) {
@@ -295,15 +295,15 @@ pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
 		if (t != PB_FALSE && r->deny && deny == NULL) {
 			deny = r;
 			if (t == PB_UNDECIDED)
-				snprintf(out->undecided,
+				pb_msg(out->undecided,
 				    sizeof(out->undecided), "%s",
 				    v.undecided);
 		} else if (t == PB_TRUE && !r->deny && allow == NULL) {
 			allow = r;
 		} else if (t == PB_UNDECIDED && !r->deny &&
 		    allow_und[0] == '\0') {
-			snprintf(allow_und, sizeof(allow_und), "rule \"%s\": "
-			    "%s", r->name, v.undecided);
+			pb_msg(allow_und, sizeof(allow_und), "rule \"%s\": %s",
+			    r->name, v.undecided);
 		}
 		if (trace != NULL)
 			trace(trace_ctx, r->name, t == PB_TRUE ||
