@@ -78,7 +78,8 @@ fuzz_one() {
 	    "$top/pam_buildkite/b64url.c" \
 	    "$top/pam_buildkite/jwks.c" "$top/pam_buildkite/token.c" \
 	    "$top/pam_buildkite/audit.c" "$top/policy/policy_load.c" \
-	    "$top/policy/policy_match.c" "$top/policy/policy_snapshot.c"
+	    "$top/policy/policy_match.c" "$top/policy/policy_regex.c" \
+	    "$top/policy/policy_snapshot.c"
 	# shellcheck disable=SC2086 # pkg-config's flag lists are split
 	if ! "$CC" -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
