@@ -2,11 +2,11 @@
 # run.sh - build the fuzz targets with libFuzzer and run each for a while.
 #
 # usage: fuzz/run.sh [target ...]     targets: token jwks policy audit snapshot
-#                                     (default: all five)
+#                                     jwt_diff (default: all six)
 # environment: FUZZ_SECONDS   seconds per target (default 60)
 #              CC             a clang with libFuzzer (default clang)
 #              FUZZ_PARALLEL  targets fuzzed at the same time (default 1;
-#                             2 fuzzes all four on two cores in half the
+#                             2 fuzzes them all on two cores in half the
 #                             time)
 #              FUZZ_JOBS      parallel fuzzing processes per target
 #                             (default 1)
@@ -31,7 +31,7 @@ top=$(dirname "$here")
 : "${FUZZ_JOBS:=1}"
 : "${FUZZ_PARALLEL:=1}"
 
-all="token jwks policy audit snapshot"
+all="token jwks policy audit snapshot jwt_diff"
 targets=${*:-$all}
 for t in $targets; do
 	case " $all " in
@@ -48,6 +48,9 @@ command -v "$CC" >/dev/null 2>&1 || { echo "run.sh: $CC not found" >&2; exit 2; 
 libs=$(pkg-config --libs jansson libcrypto yaml-0.1) ||
 	{ echo "run.sh: pkg-config cannot find jansson, libcrypto or yaml-0.1" >&2; exit 2; }
 cflags=$(pkg-config --cflags jansson libcrypto yaml-0.1)
+# jwt_diff also links libjwt (libjwt-dev), its second opinion; without
+# it that target fails to build, as any other missing library would.
+jwt_libs=$(pkg-config --libs libjwt 2>/dev/null) || jwt_libs=-ljwt
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pbfuzz.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -81,11 +84,17 @@ fuzz_one() {
 	    "$top/policy/policy_decide.c" "$top/policy/policy_lint.c" \
 	    "$top/policy/policy_match.c" "$top/policy/policy_regex.c" \
 	    "$top/policy/policy_snapshot.c"
+	extra_libs=""
+	if [ "$t" = jwt_diff ]; then
+		set -- "$@" "$here/jwt_diff.c" "$here/jwt_diff_mint.c" \
+		    "$top/tests/tokmint.c"
+		extra_libs=$jwt_libs
+	fi
 	# shellcheck disable=SC2086 # pkg-config's flag lists are split
 	if ! "$CC" -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
 	    -I"$work/include" -I"$top/pam_buildkite" -I"$top/policy" \
-	    -I"$top/tests" $cflags -o "$bin" "$@" $libs; then
+	    -I"$top/tests" $cflags -o "$bin" "$@" $libs $extra_libs; then
 		echo "=== $t: build FAILED"
 		echo "$t: build failed" >"$work/$t.summary"
 		: >"$work/$t.failed"

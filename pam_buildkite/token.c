@@ -282,6 +282,12 @@ segment_object(const char *seg, size_t len)
 
 	if (pb_b64url_decode(seg, len, &raw, &raw_len) != 0)
 		return NULL;
+	/* JSON text never holds a NUL byte, yet jansson 2.14 skips one that
+	 * follows a number, where a parser of C strings stops. */
+	if (memchr(raw, '\0', raw_len) != NULL) {
+		free(raw);
+		return NULL;
+	}
 	/* No JSON_ALLOW_NUL: strings holding NUL are refused, so every
 	 * string value below is a proper C string. No
 	 * JSON_DISABLE_EOF_CHECK: trailing bytes are refused. */

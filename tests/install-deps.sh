@@ -8,10 +8,12 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 libpam0g-dev libjansson-dev libssl-dev libyaml-dev
 pamtester libpam-wrapper postgresql-15 postgresql-client-15
 binutils ca-certificates python3-jsonschema python3-yaml clang
-libclang-rt-dev libcurl4-openssl-dev openssl debhelper valgrind"
+libclang-rt-dev libcurl4-openssl-dev openssl debhelper valgrind
+libjwt-dev"
 # libclang-rt-dev holds clang's libFuzzer and sanitizer runtimes
 # (fuzz/run.sh); clang only recommends it, and recommends are not
-# installed here.
+# installed here. libjwt-dev: the tests' second opinion on tokens
+# (test_jwt_diff, fuzz_jwt_diff), never used by the module.
 
 missing=""
 for p in $PACKAGES; do

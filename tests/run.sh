@@ -49,7 +49,7 @@ mkdir -p "$top/build-fuzz"
 FUZZ_SECONDS=${FUZZ_SECONDS:-120} FUZZ_PARALLEL=2 sh fuzz/run.sh \
 	>"$top/build-fuzz/fuzz.log" 2>&1
 cat "$top/build-fuzz/fuzz.log"
-for t in token jwks policy audit snapshot; do
+for t in token jwks policy audit snapshot jwt_diff; do
 	grep -q -E "^$t: [0-9]+ executions, corpus [0-9]+ inputs, ok\$" \
 		"$top/build-fuzz/fuzz.log"
 	result build-fuzz "fuzz-$t" $?

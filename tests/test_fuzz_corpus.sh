@@ -9,6 +9,14 @@ targets="token jwks policy audit snapshot"
 for t in $targets; do
 	[ -x "$top_builddir/fuzz/fuzz_$t" ] || skip_all "fuzz/fuzz_$t not built"
 done
+# fuzz_jwt_diff needs libjwt, which configure requires only in CI.
+if [ -x "$top_builddir/fuzz/fuzz_jwt_diff" ]; then
+	targets="$targets jwt_diff"
+elif [ "${PB_REQUIRE_ALL:-0}" = 1 ]; then
+	skip_all "fuzz/fuzz_jwt_diff not built (libjwt-dev)"
+else
+	diag "fuzz/fuzz_jwt_diff not built (no libjwt-dev): its corpus is not replayed"
+fi
 
 # The replay drivers are our own processes: their leaks are ours too.
 if [ -n "$SAN_CFLAGS" ]; then

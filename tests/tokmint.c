@@ -112,6 +112,22 @@ tm_key_load(const char *pem_path)
 	return key_wrap(pkey);
 }
 
+struct tm_key *
+tm_key_from_pem(const char *pem, size_t len)
+{
+	BIO *bio;
+	EVP_PKEY *pkey;
+
+	if (pem == NULL || len > (size_t)INT32_MAX)
+		return NULL;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (bio == NULL)
+		return NULL;
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	return key_wrap(pkey);
+}
+
 int
 tm_key_save(const struct tm_key *key, const char *pem_path)
 {
@@ -484,6 +500,17 @@ make_signature(const char *alg, const struct tm_key *key,
 		return rc;
 	}
 	return -1;
+}
+
+int
+tm_sign_input(const char *alg, const struct tm_key *key,
+    const unsigned char *hmac_key, size_t hmac_len, const unsigned char *data,
+    size_t len, unsigned char **sig, size_t *siglen)
+{
+	if (alg == NULL || sig == NULL || siglen == NULL)
+		return -1;
+	return make_signature(alg, key, hmac_key, hmac_len, data, len, sig,
+	    siglen);
 }
 
 char *

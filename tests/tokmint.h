@@ -14,6 +14,8 @@ struct tm_key;
 /* type: "rsa2048", "rsa1024", "rsa3072", "ec256", "ec384". NULL on error. */
 struct tm_key *tm_key_generate(const char *type);
 struct tm_key *tm_key_load(const char *pem_path);        /* private key PEM */
+/* The same, from len bytes of PEM in memory. */
+struct tm_key *tm_key_from_pem(const char *pem, size_t len);
 int tm_key_save(const struct tm_key *key, const char *pem_path);
 void tm_key_free(struct tm_key *key);
 
@@ -39,6 +41,13 @@ json_t *tm_default_claims(long long now, const char *aud, const char *org);
  * Returns a malloc'd compact JWS, NULL on error. */
 char *tm_sign(const json_t *header, const json_t *payload, const char *alg,
     const struct tm_key *key, const unsigned char *hmac_key, size_t hmac_len);
+
+/* The signature alone of len bytes of data, as tm_sign makes it for alg
+ * (any alg tm_sign takes): *sig is malloc'd, *siglen bytes. Returns 0, or
+ * -1 (also when key does not fit alg). */
+int tm_sign_input(const char *alg, const struct tm_key *key,
+    const unsigned char *hmac_key, size_t hmac_len, const unsigned char *data,
+    size_t len, unsigned char **sig, size_t *siglen);
 
 /* Same, with header and payload given as raw JSON text (used as is, so
  * tests can send duplicate keys or broken JSON). */
