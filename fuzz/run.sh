@@ -45,9 +45,9 @@ case "$FUZZ_SECONDS.$FUZZ_JOBS.$FUZZ_PARALLEL" in
 esac
 
 command -v "$CC" >/dev/null 2>&1 || { echo "run.sh: $CC not found" >&2; exit 2; }
-libs=$(pkg-config --libs jansson libcrypto yaml-0.1) ||
-	{ echo "run.sh: pkg-config cannot find jansson, libcrypto or yaml-0.1" >&2; exit 2; }
-cflags=$(pkg-config --cflags jansson libcrypto yaml-0.1)
+libs=$(pkg-config --libs jansson libcrypto libpcre2-8 yaml-0.1) ||
+	{ echo "run.sh: pkg-config cannot find jansson, libcrypto, libpcre2-8 or yaml-0.1" >&2; exit 2; }
+cflags=$(pkg-config --cflags jansson libcrypto libpcre2-8 yaml-0.1)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pbfuzz.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -78,7 +78,8 @@ fuzz_one() {
 	    "$top/pam_buildkite/b64url.c" \
 	    "$top/pam_buildkite/jwks.c" "$top/pam_buildkite/token.c" \
 	    "$top/pam_buildkite/audit.c" "$top/policy/policy_load.c" \
-	    "$top/policy/policy_match.c" "$top/policy/policy_snapshot.c"
+	    "$top/policy/policy_match.c" "$top/policy/policy_regex.c" \
+	    "$top/policy/policy_ere.c" "$top/policy/policy_snapshot.c"
 	# shellcheck disable=SC2086 # pkg-config's flag lists are split
 	if ! "$CC" -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
