@@ -45,9 +45,9 @@ case "$FUZZ_SECONDS.$FUZZ_JOBS.$FUZZ_PARALLEL" in
 esac
 
 command -v "$CC" >/dev/null 2>&1 || { echo "run.sh: $CC not found" >&2; exit 2; }
-libs=$(pkg-config --libs jansson libcrypto yaml-0.1) ||
-	{ echo "run.sh: pkg-config cannot find jansson, libcrypto or yaml-0.1" >&2; exit 2; }
-cflags=$(pkg-config --cflags jansson libcrypto yaml-0.1)
+libs=$(pkg-config --libs jansson libcrypto libpcre2-8 yaml-0.1) ||
+	{ echo "run.sh: pkg-config cannot find jansson, libcrypto, libpcre2-8 or yaml-0.1" >&2; exit 2; }
+cflags=$(pkg-config --cflags jansson libcrypto libpcre2-8 yaml-0.1)
 # jwt_diff also links libjwt (libjwt-dev), its second opinion; without
 # it that target fails to build, as any other missing library would.
 jwt_libs=$(pkg-config --libs libjwt 2>/dev/null) || jwt_libs=-ljwt
@@ -83,7 +83,7 @@ fuzz_one() {
 	    "$top/pam_buildkite/audit.c" "$top/policy/policy_load.c" \
 	    "$top/policy/policy_decide.c" "$top/policy/policy_lint.c" \
 	    "$top/policy/policy_match.c" "$top/policy/policy_regex.c" \
-	    "$top/policy/policy_snapshot.c"
+	    "$top/policy/policy_ere.c" "$top/policy/policy_snapshot.c"
 	extra_libs=""
 	if [ "$t" = jwt_diff ]; then
 		set -- "$@" "$here/jwt_diff.c" "$here/jwt_diff_mint.c" \

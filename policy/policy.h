@@ -127,8 +127,8 @@ typedef void (*pb_trace_fn)(void *ctx, const char *rule, bool matched,
 
 /* claims: the verified JWT payload (a JSON object). rhost may be NULL
  * (Unix-socket connections have none). Returns 0, or -1 with out->error
- * on a failure (out of memory, or a snapshot's regex that glibc refuses
- * now), which the caller treats as a denial. */
+ * on a failure (out of memory, or a snapshot's regex that the loader
+ * refuses now), which the caller treats as a denial. */
 int pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
     const char *role, const char *rhost, struct pb_decision *out,
     pb_trace_fn trace, void *trace_ctx);

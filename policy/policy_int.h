@@ -27,7 +27,7 @@ struct pb_item {
 				   (a snapshot's) */
 	/* regex items: a literal every matching value contains, the bytes
 	 * text[must_off .. must_off + must_len) of the regex itself, so a
-	 * value without it skips regexec; must_len 0: none */
+	 * value without it skips the regex engine; must_len 0: none */
 	size_t must_off, must_len;
 };
 
@@ -187,6 +187,16 @@ int pb_regex_build(const char *text, size_t len, struct pb_regex **out,
 int pb_regex_exec(const struct pb_regex *re, const char *v, size_t len,
     char *msg, size_t msglen);
 void pb_regex_free(struct pb_regex *re);
+
+/* policy_ere.c: checks the POSIX ERE re (len bytes) and writes the PCRE2
+ * pattern that means the same into out (cap bytes, at least
+ * pb_ere_max_out(len) + 1), its length in *outlen; -1 with why in msg
+ * when the regex is refused. Groups nest at most PB_ERE_MAX_DEPTH deep
+ * (a policy has no use for deeper ones). */
+#define PB_ERE_MAX_DEPTH 16
+size_t pb_ere_max_out(size_t len);
+int pb_ere_translate(const char *re, size_t len, char *out, size_t cap,
+    size_t *outlen, char *msg, size_t msglen);
 
 /* Sets text[*off .. *off + *mlen) of the regex re (len bytes) to a
  * literal that every value matching "^(" re ")$" contains; *mlen is 0

@@ -1,11 +1,30 @@
 /*
- * policy_regex.c - the /regex/ items of policy patterns: what the loader
- * accepts, compiling, matching a claim value, and the literal prefilter
- * (pb_regex_must) that lets most values skip the regex engine.
+ * policy_regex.c - the /regex/ items of policy patterns: compiling them
+ * with PCRE2, matching a claim value within fixed limits, and the literal
+ * prefilter (pb_regex_must) that lets most values skip the regex engine.
+ *
+ * A policy's regexes are POSIX EREs (policy_ere.c checks them and writes
+ * them in PCRE2's syntax). They were matched by glibc's regcomp and
+ * regexec, whose cost grows far faster than the regex: "((.*)*){20}"
+ * took seconds in regcomp at every login, "(.*){0,260}" seconds and most
+ * of a gigabyte, and no scan for costly shapes can list them all. PCRE2's
+ * interpreter instead bounds what compiling and matching may cost,
+ * whatever the regex: the regex's length, its nesting, the size of its
+ * compiled form (64K code units in Debian's build: a regex that would
+ * need more is refused at load), and per match the number of backtracking
+ * steps, their depth and the heap they may take. A match that reaches a
+ * limit is neither a match nor a mismatch: pb_regex_exec says it could
+ * not decide, and the caller counts the condition as undecided.
+ *
+ * No JIT (no executable memory in a database backend), no global state:
+ * the compile context lives for one pb_regex_build, the match context
+ * with the regex, the match data for one pb_regex_exec.
  */
 #include "config.h"
 
-#include <regex.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <pcre2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,96 +33,56 @@
 #include "policy_int.h"
 #include "msg.h"
 
+/*
+ * The limits. A regex is at most REGEX_MAX_LEN bytes. A match may take
+ * REGEX_MATCH_LIMIT backtracking steps (PCRE2 counts one each time it
+ * saves a point to come back to: an alternative, a repetition's next
+ * iteration or character), at most half a microsecond each in the
+ * corpus of tests/bench: a few milliseconds. REGEX_DEPTH_LIMIT and
+ * REGEX_HEAP_KIB bound the backtracking frames PCRE2 keeps on the heap
+ * (about 150 bytes each; its default heap limit is 20 GB), and with
+ * them the fresh pages a backend would fault in, the larger part of the
+ * cost. A value of the regex's own shape is decided within them at the
+ * 8 KiB a token can carry when each round of a repeated group takes a few
+ * characters (".*-prod" takes a step per byte, "([a-z]+-)*[a-z]+" a
+ * level per '-'); a group repeated once per character ("(a|b)*") decides
+ * values up to about 2000 characters. Past that, or on a value built to
+ * make the regex backtrack, the match is undecided.
+ * tests/test_regex_bounds.c holds both kinds.
+ */
+#define REGEX_MAX_LEN      1024
+#define REGEX_MATCH_LIMIT  10000
+#define REGEX_DEPTH_LIMIT  2000
+#define REGEX_HEAP_KIB     1024
+
+/*
+ * PCRE2_UTF: policies (YAML) and claims (JSON strings) are UTF-8, and '.'
+ * or a negated bracket expression match one character, as glibc's do in
+ * a UTF-8 locale. Without PCRE2_UCP, character classes are ASCII-only,
+ * as in the C locale, whatever the backend's locale.
+ * PCRE2_DOTALL: a POSIX '.' matches a newline.
+ * PCRE2_DOLLAR_ENDONLY: a '$' matches at the very end only, not before a
+ * final newline.
+ * PCRE2_ANCHORED, PCRE2_ENDANCHORED: the regex matches the whole value.
+ * PCRE2 tries alternatives in order and takes the first match where
+ * POSIX takes the leftmost-longest; that choice matters for the span and
+ * the groups of a match, never for whether the whole value matches:
+ * backtracking tries every way before it says no (or reaches a limit,
+ * and is undecided).
+ * The translation's own group around the regex ("(?:" re ")") keeps its
+ * alternatives inside the anchors, and policy_ere.c refuses a ')' that
+ * would close it.
+ */
+#define REGEX_OPTIONS (PCRE2_UTF | PCRE2_NEVER_UCP | \
+	PCRE2_NEVER_BACKSLASH_C | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | \
+	PCRE2_ANCHORED | PCRE2_ENDANCHORED)
+
 /* pb_quote's result for a message: called only on the way to an error. */
 static const char *
 qt(char q[160], const char *s, size_t len)
 {
 	pb_quote(q, 160, s, len, 64);
 	return q;
-}
-
-/*
- * A valid ERE may still hold a ')' that glibc takes as a literal; wrapped
- * in "^(" ")$" it would close our group early and leave the rest of the
- * regex unanchored ("a)|(.*" would match anything). Refuse unbalanced
- * parentheses, and back-references, whose matching time is exponential in
- * the (job-controlled) value.
- *
- * Also bound what glibc's regcomp and regexec do with it, which grows
- * much faster than the regex (fuzzing found regexes of 200 bytes taking
- * gigabytes or seconds):
- * - E+ is compiled as E E*, and E{m,n} as n copies of E, so repetitions
- *   multiply the tree; the scan adds up the atoms as regcomp expands
- *   them and refuses more than REGEX_MAX_ATOMS;
- * - each optional part or alternative (?, *, +, {m,n}, |), copies
- *   included, makes compiling and matching slower, superlinearly: more
- *   than REGEX_MAX_BRANCHES are refused (128 a? cost about 2 ms);
- * - a repetition of a repetition (a**, a+?) is undefined in POSIX and
- *   exponential in glibc: refused;
- * - groups nest at most REGEX_MAX_DEPTH deep (glibc parses them
- *   recursively).
- */
-#define REGEX_MAX_ATOMS    10000
-#define REGEX_MAX_BRANCHES 128
-#define REGEX_MAX_DEPTH    16
-
-/* Saturating, so an estimate past the limit stays past it. */
-static size_t
-sat_mul(size_t a, size_t b)
-{
-	return b != 0 && a > REGEX_MAX_ATOMS / b ? REGEX_MAX_ATOMS + 1 : a * b;
-}
-
-/* What a piece of the regex costs once compiled. */
-struct re_cost {
-	size_t atoms, branches;
-};
-
-/* A repetition at re[i] ("*", "?", "+", "{m}", "{m,}", "{m,n}"): returns
- * its length and sets *copies to how many copies of the repeated tree
- * regcomp makes and *optional to how many of them are optional, or
- * returns 0 when it is none (a '{' that is no bound: regcomp decides). */
-static size_t
-repetition_at(const char *re, size_t len, size_t i, size_t *copies,
-    size_t *optional)
-{
-	size_t j = i + 1, m = 0, n = 0;
-	bool comma = false, ndigits = false;
-
-	*copies = 1;
-	*optional = 1;
-	if (re[i] == '*' || re[i] == '?')
-		return 1;
-	if (re[i] == '+') {
-		*copies = 2;
-		return 1;
-	}
-	if (re[i] != '{' || j >= len || re[j] < '0' || re[j] > '9')
-		return 0;
-	while (j < len && re[j] >= '0' && re[j] <= '9')
-		m = sat_mul(m, 10) + (size_t)(re[j++] - '0');
-	if (j < len && re[j] == ',') {
-		comma = true;
-		j++;
-		while (j < len && re[j] >= '0' && re[j] <= '9') {
-			n = sat_mul(n, 10) + (size_t)(re[j++] - '0');
-			ndigits = true;
-		}
-	}
-	if (j >= len || re[j] != '}')
-		return 0;
-	if (!comma) {
-		*copies = m;
-		*optional = 0;
-	} else if (!ndigits) {
-		*copies = m + 1;
-	} else {
-		*copies = n;
-		*optional = n > m ? n - m : 0;
-	}
-	if (*copies == 0)
-		*copies = 1;
-	return j + 1 - i;
 }
 
 /* The index of the ']' closing the bracket expression that opens at
@@ -134,112 +113,8 @@ bracket_close(const char *re, size_t len, size_t i)
 	return i < len ? i : len;
 }
 
-static int
-regex_scan(const char *re, size_t len, char *msg, size_t msglen)
-{
-	char q[160];
-	/* cost[d]: of open group d so far; last: of the atom or group a
-	 * repetition would repeat */
-	struct re_cost cost[REGEX_MAX_DEPTH + 1], last = { 0, 0 };
-	size_t depth = 0, i = 0;
-	bool repeated = false;  /* the previous item was a repetition */
-
-	cost[0] = last;
-	while (i < len) {
-		char c = re[i];
-		size_t copies, optional, rlen;
-
-		if ((rlen = repetition_at(re, len, i, &copies, &optional)) >
-		    0) {
-			if (repeated) {
-				pb_msg(msg, msglen, "regex %s: a repetition "
-				    "of a repetition (such as a** or a+?) is "
-				    "not allowed", qt(q, re, len));
-				return -1;
-			}
-			/* the copies beyond the first are new */
-			cost[depth].atoms += sat_mul(last.atoms, copies - 1);
-			cost[depth].branches +=
-			    sat_mul(last.branches, copies - 1) + optional;
-			last.atoms = sat_mul(last.atoms, copies);
-			last.branches = sat_mul(last.branches, copies) +
-			    optional;
-			repeated = true;
-			i += rlen;
-			goto check;
-		}
-		repeated = false;
-		if (c == '\\') {
-			if (i + 1 < len && re[i + 1] >= '1' && re[i + 1] <= '9') {
-				pb_msg(msg, msglen, "regex %s: back-references "
-				    "are not supported", qt(q, re, len));
-				return -1;
-			}
-			i += 2;
-		} else if (c == '[') {
-			i = bracket_close(re, len, i) + 1;
-		} else if (c == '(') {
-			if (depth == REGEX_MAX_DEPTH) {
-				pb_msg(msg, msglen, "regex %s: groups nested "
-				    "deeper than %d", qt(q, re, len),
-				    REGEX_MAX_DEPTH);
-				return -1;
-			}
-			cost[++depth] = (struct re_cost){ 0, 0 };
-			last = cost[depth];
-			i++;
-			continue;
-		} else if (c == ')') {
-			if (depth == 0) {
-				pb_msg(msg, msglen, "regex %s: unbalanced ')' "
-				    "(write \\) for a literal parenthesis)",
-				    qt(q, re, len));
-				return -1;
-			}
-			last = cost[depth--];
-			if (last.atoms == 0)
-				last.atoms = 1;
-			cost[depth].atoms += last.atoms;
-			cost[depth].branches += last.branches;
-			i++;
-			goto check;
-		} else if (c == '|') {
-			cost[depth].branches++;
-			last = (struct re_cost){ 0, 0 };
-			i++;
-			goto check;
-		} else {
-			i++;
-		}
-		/* one atom: a character, an escape or a bracket expression */
-		last = (struct re_cost){ 1, 0 };
-		cost[depth].atoms++;
-check:
-		if (cost[depth].atoms > REGEX_MAX_ATOMS) {
-			pb_msg(msg, msglen, "regex %s is too complex: its "
-			    "repetitions expand to more than %d items",
-			    qt(q, re, len), REGEX_MAX_ATOMS);
-			return -1;
-		}
-		if (cost[depth].branches > REGEX_MAX_BRANCHES) {
-			pb_msg(msg, msglen, "regex %s is too complex: more "
-			    "than %d optional parts and alternatives (?, *, "
-			    "+, {m,n}, |, counted in every copy)",
-			    qt(q, re, len), REGEX_MAX_BRANCHES);
-			return -1;
-		}
-	}
-	if (depth != 0) {
-		pb_msg(msg, msglen, "invalid regex %s: unbalanced '('",
-		    qt(q, re, len));
-		return -1;
-	}
-	return 0;
-}
-
 /* Bytes that stand for themselves anywhere outside a bracket expression
- * or an escape in a glibc ERE (and in any locale whose multibyte
- * characters are all non-ASCII bytes). */
+ * or an escape in an ERE (policy_ere.c writes each as itself). */
 static bool
 must_plain(unsigned char c)
 {
@@ -251,18 +126,19 @@ must_plain(unsigned char c)
 /*
  * A literal that every value matching the wrapped regex contains, like
  * GNU grep's "must" strings: item_match tries memmem first, so a value
- * without it skips regexec (and regcomp, for a snapshot's regex). Not
- * static so tests/test_regex_must.c can check it against glibc.
+ * without it skips the engine (and compiling, for a snapshot's regex):
+ * a value without it is no match, whatever limit the engine would have
+ * reached. Not static so tests/test_regex_must.c can check it against
+ * the engine.
  *
  * A deny rule wrongly judged "cannot match" would let a login through,
  * so this is deliberately conservative: the longest (first) run of plain
  * bytes outside groups, bracket expressions and escapes, none of them
  * repeated or made optional, and nothing when there is a '|' outside
  * groups, a ')' that would close the wrapping group, or anywhere a '^',
- * a '$', a NUL (regcomp would stop there) or a non-ASCII byte (in a
- * multibyte locale other than UTF-8, an ASCII byte may be the second
- * half of a character, so brackets and repetitions may not be where
- * this byte-wise scan sees them).
+ * a '$', a NUL or a non-ASCII byte (a repetition after a multibyte
+ * character repeats all of it, which this byte-wise scan does not
+ * follow; policy_ere.c refuses the NUL).
  */
 void
 pb_regex_must(const char *re, size_t len, size_t *off, size_t *mlen)
@@ -340,47 +216,108 @@ pb_regex_must(const char *re, size_t len, size_t *off, size_t *mlen)
 
 /* The compiled form of a pattern's /regex/ item. */
 struct pb_regex {
-	regex_t rx;
+	pcre2_code *code;
+	pcre2_match_context *mctx;
+	char quoted[160];       /* the regex, for pb_regex_exec's messages */
 };
+
+void
+pb_regex_free(struct pb_regex *re)
+{
+	if (re == NULL)
+		return;
+	pcre2_match_context_free(re->mctx);
+	pcre2_code_free(re->code);
+	free(re);
+}
+
+/* PCRE2's message for an error code. */
+static const char *
+pcre2_why(int rc, char buf[128])
+{
+	if (pcre2_get_error_message(rc, (PCRE2_UCHAR *)buf, 128) < 0)
+		snprintf(buf, 128, "PCRE2 error %d", rc);
+	return buf;
+}
+
+/* Compiles the translation pat (plen bytes), bounded by the compile
+ * context: NULL, with why in msg, when PCRE2 refuses it. */
+static pcre2_code *
+compile(const char *text, size_t len, const char *pat, size_t plen,
+    char *msg, size_t msglen)
+{
+	pcre2_compile_context *cctx;
+	pcre2_code *code = NULL;
+	PCRE2_SIZE erroff = 0;
+	char q[160], why[128];
+	int rc = PCRE2_ERROR_NOMEMORY;
+
+	if ((cctx = pcre2_compile_context_create(NULL)) != NULL &&
+	    pcre2_set_max_pattern_length(cctx,
+	    pb_ere_max_out(REGEX_MAX_LEN) + 4) == 0 &&
+	    pcre2_set_parens_nest_limit(cctx, PB_ERE_MAX_DEPTH + 1) == 0)
+		code = pcre2_compile((PCRE2_SPTR)pat, plen, REGEX_OPTIONS,
+		    &rc, &erroff, cctx);
+	pcre2_compile_context_free(cctx);
+	if (code == NULL) {
+		/* offsets in the translation mean nothing to the policy's
+		 * author; what is left to refuse here is mostly size */
+		if (rc == PCRE2_ERROR_NOMEMORY)
+			pb_msg(msg, msglen, "out of memory");
+		else
+			pb_msg(msg, msglen, "invalid regex %s: %s%s",
+			    qt(q, text, len), pcre2_why(rc, why),
+			    rc == PCRE2_ERROR_PATTERN_TOO_LARGE ? " (bounds "
+			    "inside bounds multiply its compiled size)" : "");
+	}
+	return code;
+}
 
 int
 pb_regex_build(const char *text, size_t len, struct pb_regex **out,
     char *msg, size_t msglen)
 {
-	char errbuf[256], q[160];
 	struct pb_regex *re;
-	char *wrapped;
-	int rc;
+	char *pat, q[160];
+	size_t plen;
 
 	*out = NULL;
-	/* Balanced parentheses are the one thing wrapping could change
-	 * (a stray ')' would close our group and escape the anchors), so
-	 * once they are checked a single compile of the wrapped form both
-	 * validates and builds the regex. */
-	if (regex_scan(text, len, msg, msglen) < 0)
+	if (len > REGEX_MAX_LEN) {
+		pb_msg(msg, msglen, "invalid regex %s: longer than %d bytes",
+		    qt(q, text, len), REGEX_MAX_LEN);
 		return -1;
-	re = malloc(sizeof(*re));
-	wrapped = malloc(len + 5);
-	if (re == NULL || wrapped == NULL) {
+	}
+	re = calloc(1, sizeof(*re));
+	pat = malloc(pb_ere_max_out(len) + 6);
+	if (re == NULL || pat == NULL) {
 		free(re);
-		free(wrapped);
+		free(pat);
 		pb_msg(msg, msglen, "out of memory");
 		return -1;
 	}
-	/* POSIX ERE has no (?:...); a plain group is fine with REG_NOSUB
-	 * left off only so exec can double-check the match span */
-	memcpy(wrapped, "^(", 2);
-	memcpy(wrapped + 2, text, len);
-	memcpy(wrapped + 2 + len, ")$", 3);
-	rc = regcomp(&re->rx, wrapped, REG_EXTENDED);
-	free(wrapped);
-	if (rc != 0) {
-		regerror(rc, &re->rx, errbuf, sizeof(errbuf));
-		pb_msg(msg, msglen, "invalid regex %s: %s",
-		    qt(q, text, len), errbuf);
+	memcpy(pat, "(?:", 3);
+	if (pb_ere_translate(text, len, pat + 3, pb_ere_max_out(len), &plen,
+	    msg, msglen) < 0) {
+		free(pat);
 		free(re);
 		return -1;
 	}
+	memcpy(pat + 3 + plen, ")", 2);
+	re->code = compile(text, len, pat, plen + 4, msg, msglen);
+	free(pat);
+	if (re->code == NULL) {
+		free(re);
+		return -1;
+	}
+	if ((re->mctx = pcre2_match_context_create(NULL)) == NULL ||
+	    pcre2_set_match_limit(re->mctx, REGEX_MATCH_LIMIT) != 0 ||
+	    pcre2_set_depth_limit(re->mctx, REGEX_DEPTH_LIMIT) != 0 ||
+	    pcre2_set_heap_limit(re->mctx, REGEX_HEAP_KIB) != 0) {
+		pb_regex_free(re);
+		pb_msg(msg, msglen, "out of memory");
+		return -1;
+	}
+	qt(re->quoted, text, len);
 	*out = re;
 	return 0;
 }
@@ -389,21 +326,40 @@ int
 pb_regex_exec(const struct pb_regex *re, const char *v, size_t len,
     char *msg, size_t msglen)
 {
-	regmatch_t m;
+	pcre2_match_data *md;
+	PCRE2_SIZE *ov;
+	char why[128];
+	int rc;
 
-	(void)msg;
-	(void)msglen;
-	/* the anchors already force a whole-value match; checking the span
-	 * too keeps a surprise in the regex engine from widening access */
-	return regexec(&re->rx, v, 1, &m, 0) == 0 && m.rm_so == 0 &&
-	    (size_t)m.rm_eo == len;
-}
-
-void
-pb_regex_free(struct pb_regex *re)
-{
-	if (re == NULL)
-		return;
-	regfree(&re->rx);
-	free(re);
+	if ((md = pcre2_match_data_create(1, NULL)) == NULL) {
+		pb_msg(msg, msglen, "out of memory");
+		return -1;
+	}
+	rc = pcre2_match(re->code, (PCRE2_SPTR)v, len, 0, 0, md, re->mctx);
+	if (rc >= 0) {
+		/* the anchors already force a whole-value match; checking the
+		 * span too keeps a surprise in the engine from widening
+		 * access */
+		ov = pcre2_get_ovector_pointer(md);
+		rc = ov[0] == 0 && ov[1] == len;
+	} else if (rc == PCRE2_ERROR_NOMATCH) {
+		rc = 0;
+	} else {
+		if (rc == PCRE2_ERROR_MATCHLIMIT)
+			snprintf(why, sizeof(why), "more than %d backtracking "
+			    "steps", REGEX_MATCH_LIMIT);
+		else if (rc == PCRE2_ERROR_DEPTHLIMIT)
+			snprintf(why, sizeof(why), "backtracking deeper than "
+			    "%d", REGEX_DEPTH_LIMIT);
+		else if (rc == PCRE2_ERROR_HEAPLIMIT)
+			snprintf(why, sizeof(why), "more than %d KiB of "
+			    "backtracking memory", REGEX_HEAP_KIB);
+		else
+			pcre2_why(rc, why);
+		pb_msg(msg, msglen, "regex %s undecided on a value of %zu "
+		    "bytes: %s", re->quoted, len, why);
+		rc = -1;
+	}
+	pcre2_match_data_free(md);
+	return rc;
 }

@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
-libpam0g-dev libjansson-dev libssl-dev libyaml-dev
+libpam0g-dev libjansson-dev libssl-dev libyaml-dev libpcre2-dev
 pamtester libpam-wrapper postgresql-15 postgresql-client-15
 binutils ca-certificates python3-jsonschema python3-yaml clang
 libclang-rt-dev libcurl4-openssl-dev openssl debhelper valgrind

@@ -2,11 +2,14 @@
  * test_regex_must.c - the literal prefilter of /regex/ pattern items.
  *
  * pb_regex_must derives, for each regex, a literal that every value the
- * wrapped "^(" RE ")$" matches must contain, and item_match skips regexec
- * when a value lacks it. A literal that is not really required would make
- * a deny rule miss, so besides a table of the rules this checks the
- * derivation against glibc itself on a few hundred thousand random
- * regexes and values, and the decision end to end.
+ * regex matches must contain, and item_match skips the regex engine when
+ * a value lacks it. A literal that is not really required would make a
+ * deny rule miss, so besides a table of the rules this checks the
+ * derivation against the engine itself (pb_regex_build and
+ * pb_regex_exec) on a few hundred thousand random regexes and values,
+ * and the decision end to end. The same random regexes check that the
+ * engine decides as glibc's POSIX regexec does, wherever both take the
+ * regex.
  */
 #include "config.h"
 
@@ -204,12 +207,13 @@ static const char value_abc[] = "ab-/.01";
 
 struct diff_stats {
 	size_t tried, accepted, with_lit, matches, lit_matches,
-	    lit_misses, violations, reports;
+	    lit_misses, violations, reports, undecided, glibc_both,
+	    glibc_differ, glibc_reports;
 };
 
-/* Does glibc match the whole value, as item_match asks? */
+/* Does glibc match the whole value, as the module did before PCRE2? */
 static bool
-whole_match(const regex_t *re, const char *v, size_t len)
+glibc_match(const regex_t *re, const char *v, size_t len)
 {
 	regmatch_t m;
 
@@ -217,30 +221,49 @@ whole_match(const regex_t *re, const char *v, size_t len)
 	    (size_t)m.rm_eo == len;
 }
 
+/* The same value through glibc, when glibc takes the regex too: PCRE2
+ * must decide as POSIX does. */
+static void
+diff_glibc(const char *re, size_t len, const regex_t *rx, bool has_glibc,
+    const char *v, size_t vlen, int m, struct diff_stats *st)
+{
+	char q[160], qv[64];
+
+	if (!has_glibc)
+		return;
+	st->glibc_both++;
+	if (glibc_match(rx, v, vlen) == (m == 1))
+		return;
+	st->glibc_differ++;
+	if (st->glibc_reports++ < 5) {
+		pb_quote(q, sizeof(q), re, len, 64);
+		pb_quote(qv, sizeof(qv), v, vlen, 32);
+		diag("regex %s on %s: glibc %d, module %d", q, qv, !m, m);
+	}
+}
+
 static void
 diff_one(const char *re, size_t len, uint64_t *seed, struct diff_stats *st)
 {
-	char wrapped[320], abc[64], v[16], q[160], qv[64];
+	char wrapped[320], abc[64], v[16], q[160], qv[64], msg[PB_MSG_MAX];
 	size_t off, mlen, i, j, nabc = 0;
+	struct pb_regex *prx;
 	regex_t rx;
-	bool reported = false;
+	bool reported = false, has_glibc;
 
-	/* back-references: refused before compiling, and slow in glibc */
-	for (i = 0; i + 1 < len; i++)
-		if (re[i] == '\\' && re[i + 1] >= '1' && re[i + 1] <= '9')
-			return;
-	snprintf(wrapped, sizeof(wrapped), "^(%.*s)$", (int)len, re);
-	if (regcomp(&rx, wrapped, REG_EXTENDED) != 0)
+	if (pb_regex_build(re, len, &prx, msg, sizeof(msg)) != 0)
 		return;
 	st->accepted++;
+	/* glibc, for comparison (back-references are refused before) */
+	snprintf(wrapped, sizeof(wrapped), "^(%.*s)$", (int)len, re);
+	has_glibc = regcomp(&rx, wrapped, REG_EXTENDED) == 0;
 	pb_regex_must(re, len, &off, &mlen);
 	if (mlen > 0)
 		st->with_lit++;
 	if (mlen > len || off > len - mlen) {
 		if (++st->violations <= 5)
 			diag("regex %s: literal out of range", re);
-		regfree(&rx);
-		return;
+		goto done;
 	}
 	/* half the values from a fixed alphabet, half from the regex's own
 	 * letters, digits and punctuation, which match far more often */
@@ -253,13 +276,19 @@ diff_one(const char *re, size_t len, uint64_t *seed, struct diff_stats *st)
 	abc[nabc++] = '.';
 	for (i = 0; i < 30; i++) {
 		size_t vlen = rnd_below(seed, 9);
-		bool m;
+		int m;
 
 		for (j = 0; j < vlen; j++)
 			v[j] = i % 2 ? abc[rnd_below(seed, nabc)] :
 			    value_abc[rnd_below(seed, sizeof(value_abc) - 1)];
 		v[vlen] = '\0';
-		m = whole_match(&rx, v, vlen);
+		m = pb_regex_exec(prx, v, vlen, msg, sizeof(msg));
+		if (m < 0) {
+			if (st->undecided++ < 5)
+				diag("regex %s undecided: %s", re, msg);
+			continue;
+		}
+		diff_glibc(re, len, &rx, has_glibc, v, vlen, m, st);
 		if (!m) {
 			if (mlen > 0 && memmem(v, vlen, re + off, mlen) == NULL)
 				st->lit_misses++;
@@ -283,7 +312,10 @@ diff_one(const char *re, size_t len, uint64_t *seed, struct diff_stats *st)
 			}
 		}
 	}
-	regfree(&rx);
+done:
+	if (has_glibc)
+		regfree(&rx);
+	pb_regex_free(prx);
 }
 
 static void
@@ -314,8 +346,9 @@ test_differential(const char *locale, size_t n, uint64_t seed)
 		diff_one(re, len, &seed, &st);
 	}
 	setlocale(LC_ALL, "C");
-	diag("%s: %zu random regexes, %zu accepted by regcomp, %zu of them "
-	    "with a literal", locale, st.tried, st.accepted, st.with_lit);
+	diag("%s: %zu random regexes, %zu accepted by the loader, %zu of "
+	    "them with a literal", locale, st.tried, st.accepted,
+	    st.with_lit);
 	diag("%s: %zu whole-value matches, %zu of a regex with a literal; "
 	    "%zu values skipped by the literal", locale, st.matches,
 	    st.lit_matches, st.lit_misses);
@@ -325,6 +358,11 @@ test_differential(const char *locale, size_t n, uint64_t seed)
 	    "regexes with a literal)", locale, st.with_lit);
 	ok(st.lit_matches > n / 200, "%s: regexes with a literal do match "
 	    "(%zu matches)", locale, st.lit_matches);
+	ok(st.undecided == 0, "%s: every short value is decided (%zu "
+	    "undecided)", locale, st.undecided);
+	ok(st.glibc_differ == 0 && st.glibc_both > n, "%s: PCRE2 decides "
+	    "as glibc's POSIX regexec (%zu values of regexes both take, %zu "
+	    "differ)", locale, st.glibc_both, st.glibc_differ);
 }
 
 /* Any bytes at all, each in a buffer of exactly its length (so a
