@@ -25,7 +25,8 @@ jwks:
 rules:
   - name: any job
     pipeline: "*"
-    roles: [ci_reader, loop_writer, office_ops, cluster_writer, tag_reader]
+    roles: [ci_reader, loop_writer, office_ops, cluster_writer, tag_reader,
+            rx_writer, rx_nested]
   - name: no writes from loopback
     effect: deny
     pipeline: "*"
@@ -46,14 +47,35 @@ rules:
     pipeline: "*"
     tag: "*"
     roles: [tag_reader]
+  - name: odd branches
+    effect: deny
+    pipeline: "*"
+    branch: "/(a|aa)*[bc]/"
+    roles: [rx_writer]
+  - name: nested repetitions
+    effect: deny
+    pipeline: "*"
+    branch: "/((.*)*){20}/"
+    roles: [rx_nested]
+  - name: regex readers
+    pipeline: "*"
+    branch: "/(a|aa)*[bc]/"
+    roles: [rx_reader]
 POLICY
+# a policy whose regex the loader refuses: glibc read {,n} as {0,n} and
+# took seconds and gigabytes to compile it
+sed 's|"/((.\*)\*){20}/"|"/(.*){,260}/"|' "$TMP/policy.yaml" >"$TMP/refused.yaml"
 mkdir "$TMP/pam.d"
 printf 'auth required %s config=%s\naccount required %s config=%s\n' \
 	"$MODULE" "$TMP/policy.yaml" "$MODULE" "$TMP/policy.yaml" \
 	>"$TMP/pam.d/buildkite"
+printf 'auth required %s config=%s\naccount required %s config=%s\n' \
+	"$MODULE" "$TMP/refused.yaml" "$MODULE" "$TMP/refused.yaml" \
+	>"$TMP/pam.d/refused"
 printf 'auth required pam_deny.so\naccount required pam_deny.so\n' \
 	>"$TMP/pam.d/other"
 LOG="$TMP/syslog"
+SERVICE=buildkite
 
 # pt TOKEN ROLE [pamtester options] : authenticate + acct_mgmt, given up
 # after 10 s (a stalled login fails the test rather than hanging it);
@@ -66,7 +88,7 @@ pt() {
 		LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
 		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
 		PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$LOG" \
-		"$PAMTESTER" -v "$@" buildkite "$role" \
+		"$PAMTESTER" -v "$@" "$SERVICE" "$role" \
 		authenticate acct_mgmt 2>&1)
 	rc=$?
 }
@@ -158,6 +180,40 @@ pt "$tok" tag_reader -I rhost=10.1.2.3
 refused "... and a build_tag that is a number is refused before" \
 	malformed 'claim build_tag has the wrong type'
 
+# --- regexes: bounded by construction, and undecided when the engine
+# gives up (a group repeated once per character of a long value)
+# (pamtester reads at most 4 KiB of password: 1500 bytes keep the token
+# under that)
+long=$(printf '%01500d' 0 | tr 0 a)
+tok=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set "build_branch=\"$long\"")
+pt "$tok" rx_writer -I rhost=10.1.2.3
+refused "a deny regex the engine gives up on, on a 1500-byte branch, applies" \
+	denied 'a deny rule applies because a condition of it could not be decided: branch: regex \\"\(a\|aa\)\*\[bc\]\\" undecided on a value of 1500 bytes'
+pt "$tok" rx_reader -I rhost=10.1.2.3
+refused "... and the same regex in an allow rule does not hold" no_rule \
+	'no allow rule matches and lists the role \(rule \\"regex readers\\": branch: regex .* undecided'
+tok=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set 'build_branch="aab"')
+pt "$tok" rx_reader -I rhost=10.1.2.3
+allowed "... which does hold on a short branch"
+pt "$tok" rx_writer -I rhost=10.1.2.3
+refused "... where the deny rule applies, decided" denied \
+	'a matching deny rule covers the role'
+for b in main "$long"; do
+	tok=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set "build_branch=\"$b\"")
+	pt "$tok" rx_nested -I rhost=10.1.2.3
+	refused "deny branch: /((.*)*){20}/ (regcomp took seconds) decides a ${#b}-byte branch" \
+		denied 'a matching deny rule covers the role'
+done
+SERVICE=refused
+pt "$good" ci_reader -I rhost=10.1.2.3
+refused "a policy with /(.*){,260}/ (gigabytes in regcomp) is refused for every login" \
+	config "policy not loaded: $TMP/refused\\.yaml:[0-9]+:[0-9]+: .*\{,n\}"
+SERVICE=buildkite
+"$TOOL" check -c "$TMP/refused.yaml" >"$TMP/check.out" 2>&1
+crc=$?
+[ $crc -eq 1 ] && grep -q -F "$TMP/refused.yaml:" "$TMP/check.out"
+ok $? "... and check says where, with exit 1 ($(head -c 200 "$TMP/check.out"))"
+
 # --- explain and check say the same
 printf '%s\n' "$good" >"$TMP/good.jwt"
 "$TOOL" explain -c "$TMP/policy.yaml" --role loop_writer --rhost localhost \
@@ -168,7 +224,7 @@ erc=$?
 ok $? "explain shows the undecided from: and the denial (exit $erc)"
 "$TOOL" check -c "$TMP/policy.yaml" >"$TMP/check.out" 2>&1
 crc=$?
-[ $crc -eq 0 ] && grep -q -F "warning: $TMP/policy.yaml:11:" "$TMP/check.out" &&
+[ $crc -eq 0 ] && grep -q "^warning: $TMP/policy\.yaml:[0-9]*:[0-9]*: rule" "$TMP/check.out" &&
 	grep -q -F 'rule "no writes from loopback": a deny rule with from: 127.0.0.0/8 cannot be decided for a login whose client address is a host name (pg_hba.conf'"'"'s pam_use_hostname=1) or none (a Unix socket): it then denies every login it covers' "$TMP/check.out"
 ok $? "check warns about the deny rule's from: (exit $crc)"
 [ "$(grep -c 'a deny rule with from:' "$TMP/check.out")" -eq 2 ]
@@ -198,7 +254,8 @@ pg_start "$TMP/policy.yaml" || { echo "Bail out! PostgreSQL did not start"; exit
 LOG="$PB_SYSLOG"
 psql -h "$TMP/pg" -p "$PORT" -U admin -d postgres -q -v ON_ERROR_STOP=1 -c \
 	"create role ci_reader login; create role loop_writer login;
-	 create role office_ops login; create role cluster_writer login;" \
+	 create role office_ops login; create role cluster_writer login;
+	 create role rx_writer login;" \
 	>/dev/null || { echo "Bail out! cannot create roles"; exit 1; }
 login() {
 	: >"$LOG"
@@ -228,6 +285,11 @@ login cluster_writer "$good"
 [ $rc -ne 0 ] && one_line && audit_has "$LOG" \
 	'result=deny reason=denied role=cluster_writer .*cluster_name is absent'
 ok $? "psql: a token without cluster_name is refused by the cluster deny rule"
+tok=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set "build_branch=\"$long\"")
+login rx_writer "$tok"
+[ $rc -ne 0 ] && one_line && audit_has "$LOG" \
+	'result=deny reason=denied role=rx_writer .*branch: regex .* undecided on a value of 1500 bytes'
+ok $? "psql: a deny regex the engine gives up on refuses the login"
 grep -E -q 'terminated by signal|server process .* was terminated' \
 	"$TMP/pg/server.log"
 ok "$([ $? -ne 0 ]; echo $?)" "no backend crashed"
