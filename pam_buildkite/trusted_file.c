@@ -16,9 +16,9 @@
  * through. Symbolic links are read and followed here rather than by the
  * kernel, so that every directory a link leads through is judged too
  * (/lib -> usr/lib, /var/run -> /run, relative links with ".."). The
- * object itself is looked at through O_PATH first, so a FIFO or a device
+ * object itself is looked at with fstatat first, so a FIFO or a device
  * is refused without being opened, then opened for reading with
- * O_NONBLOCK and checked to be the same inode.
+ * O_NONBLOCK | O_NOFOLLOW and checked to be the same inode.
  *
  * Bounded: PB_TRUST_MAX_LINKS links and PB_TRUST_MAX_STEPS names per
  * path, each step one openat and one fstat; no path longer than PATH_MAX.
@@ -236,9 +236,11 @@ next_name(struct walk *w, char *name, bool *last)
 	return 1;
 }
 
-/* Replaces the link open at lfd by its target in what is left to walk. */
+/* Replaces the link name (in the directory being walked) by its target in
+ * what is left to walk. The directory is judged already, so no one else
+ * can swap the link for another. */
 static int
-follow(struct walk *w, int lfd)
+follow(struct walk *w, const char *name)
 {
 	char t[PATH_MAX];
 	const char *tail = w->rest + w->at;
@@ -250,7 +252,7 @@ follow(struct walk *w, int lfd)
 		    PB_TRUST_MAX_LINKS);
 		return refuse(ELOOP);
 	}
-	n = readlinkat(lfd, "", t, sizeof(t));
+	n = readlinkat(w->dirfd, name, t, sizeof(t));
 	if (n < 0)
 		return cannot(w->why, w->whylen, "a symbolic link", errno);
 	if (n == 0)
@@ -264,11 +266,32 @@ follow(struct walk *w, int lfd)
 	return t[0] == '/' ? to_root(w) : 0;
 }
 
-/* One name of the walk: into a directory, through a link, or (last) the
- * object itself. 1 to go on, 0 with *fd the object, -1 refused. */
+/* The last name of the walk: through a link, or the object itself. 1 to
+ * go on, 0 with *fd the object, -1 refused. Looked at with fstatat, not
+ * opened, until its type is known: a FIFO or a device is never opened. */
 static int
-step(struct walk *w, const char *name, bool last, unsigned flags,
-    struct stat *st, int *fd)
+last_step(struct walk *w, const char *name, unsigned flags, struct stat *st,
+    int *fd)
+{
+	struct stat pst;
+
+	if (fstatat(w->dirfd, name, &pst, AT_SYMLINK_NOFOLLOW) != 0)
+		return cannot(w->why, w->whylen, "", errno);
+	if (S_ISLNK(pst.st_mode) && (flags & PB_TRUST_NOFOLLOW)) {
+		pb_msg(w->why, w->whylen, "a symbolic link");
+		return refuse(ELOOP);
+	}
+	if (S_ISLNK(pst.st_mode))
+		return follow(w, name) == 0 ? 1 : -1;
+	*fd = finish(w->dirfd, name, &pst, flags, w->uid, st, w->why,
+	    w->whylen);
+	return *fd < 0 ? -1 : 0;
+}
+
+/* A name on the way, or "..": into a directory, or through a link. 1 to
+ * go on, -1 refused. */
+static int
+step(struct walk *w, const char *name)
 {
 	char dir[PATH_MAX];
 	struct stat pst;
@@ -278,7 +301,7 @@ step(struct walk *w, const char *name, bool last, unsigned flags,
 	if (pfd < 0) {
 		err = errno;
 		snprintf(dir, sizeof(dir), "%s", w->where);
-		if (last || where_push(dir, name) != 0)
+		if (where_push(dir, name) != 0)
 			dir[0] = '\0';
 		return cannot(w->why, w->whylen, dir, err);
 	}
@@ -287,22 +310,9 @@ step(struct walk *w, const char *name, bool last, unsigned flags,
 		close(pfd);
 		return cannot(w->why, w->whylen, "", err);
 	}
-	if (S_ISLNK(pst.st_mode) && !(last && (flags & PB_TRUST_NOFOLLOW))) {
-		err = follow(w, pfd) == 0 ? 0 : errno;
+	if (S_ISLNK(pst.st_mode)) {
 		close(pfd);
-		return err == 0 ? 1 : refuse(err);
-	}
-	if (last || S_ISLNK(pst.st_mode)) {
-		if (S_ISLNK(pst.st_mode)) {
-			pb_msg(w->why, w->whylen, "a symbolic link");
-			err = ELOOP;
-		} else if ((*fd = finish(w->dirfd, name, &pst, flags, w->uid,
-		    st, w->why, w->whylen)) < 0)
-			err = errno;
-		else
-			err = 0;
-		close(pfd);
-		return err == 0 ? 0 : refuse(err);
+		return follow(w, name) == 0 ? 1 : -1;
 	}
 	snprintf(dir, sizeof(dir), "%s", w->where);
 	if (!S_ISDIR(pst.st_mode) || where_push(dir, name) != 0 ||
@@ -314,7 +324,7 @@ step(struct walk *w, const char *name, bool last, unsigned flags,
 	}
 	close(w->dirfd);
 	w->dirfd = pfd;
-	memcpy(w->where, dir, sizeof(dir));
+	memcpy(w->where, dir, strlen(dir) + 1);
 	return 1;
 }
 
@@ -381,10 +391,10 @@ pb_trusted_open(const char *path, unsigned flags, uid_t uid,
 		}
 		if (strcmp(name, ".") == 0)
 			continue;
-		if (strcmp(name, "..") == 0)
-			r = step(&w, "..", false, flags, st, &fd);
+		if (last && strcmp(name, "..") != 0)
+			r = last_step(&w, name, flags, st, &fd);
 		else
-			r = step(&w, name, last, flags, st, &fd);
+			r = step(&w, name);
 		if (r <= 0)
 			break;
 	}
@@ -402,28 +412,16 @@ pb_trusted_openat(int dirfd, const char *name, unsigned flags, uid_t uid,
     struct stat *st, char *why, size_t whylen)
 {
 	struct stat pst;
-	int pfd, fd, err;
 
 	if (whylen > 0)
 		why[0] = '\0';
-	pfd = openat_retry(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (pfd < 0)
+	if (fstatat(dirfd, name, &pst, AT_SYMLINK_NOFOLLOW) != 0)
 		return cannot(why, whylen, "", errno);
-	if (fstat(pfd, &pst) != 0) {
-		err = errno;
-		close(pfd);
-		return cannot(why, whylen, "", err);
-	}
 	if (S_ISLNK(pst.st_mode)) {
-		close(pfd);
 		pb_msg(why, whylen, "a symbolic link");
 		return refuse(ELOOP);
 	}
-	fd = finish(dirfd, name, &pst, flags, uid, st, why, whylen);
-	err = errno;
-	close(pfd);
-	errno = err;
-	return fd;
+	return finish(dirfd, name, &pst, flags, uid, st, why, whylen);
 }
 
 int
