@@ -15,10 +15,11 @@
  * opened, so a directory swapped after its check is not the one walked
  * through. Symbolic links are read and followed here rather than by the
  * kernel, so that every directory a link leads through is judged too
- * (/lib -> usr/lib, /var/run -> /run, relative links with ".."). The
- * object itself is looked at with fstatat first, so a FIFO or a device
- * is refused without being opened, then opened for reading with
- * O_NONBLOCK | O_NOFOLLOW and checked to be the same inode.
+ * (/lib -> usr/lib, /var/run -> /run, relative links with ".."), and
+ * the link itself must be root's or uid's: its owner says where it
+ * leads. The object itself is looked at with fstatat first, so a FIFO
+ * or a device is refused without being opened, then opened for reading
+ * with O_NONBLOCK | O_NOFOLLOW and checked to be the same inode.
  *
  * Bounded: PB_TRUST_MAX_LINKS links and PB_TRUST_MAX_STEPS names per
  * path, each step one openat and one fstat; no path longer than PATH_MAX.
@@ -236,17 +237,26 @@ next_name(struct walk *w, char *name, bool *last)
 	return 1;
 }
 
-/* Replaces the link name (in the directory being walked) by its target in
- * what is left to walk. The directory is judged already, so no one else
- * can swap the link for another. */
+/* Replaces the link name (in the directory being walked, lst its lstat)
+ * by its target in what is left to walk. Its owner chooses where it
+ * leads, so it must be root or uid, like the directory holding it: then
+ * no one else can swap it, even in a sticky directory, and reading it by
+ * name reads the link judged. */
 static int
-follow(struct walk *w, const char *name)
+follow(struct walk *w, const char *name, const struct stat *lst)
 {
 	char t[PATH_MAX];
 	const char *tail = w->rest + w->at;
 	size_t tlen = strlen(tail);
 	ssize_t n;
 
+	if (lst->st_uid != 0 && lst->st_uid != w->uid) {
+		pb_msg(w->why, w->whylen, "symbolic link %s%s%s is owned by "
+		    "uid %u, not root or uid %u", w->where,
+		    strcmp(w->where, "/") != 0 ? "/" : "", name,
+		    (unsigned)lst->st_uid, (unsigned)w->uid);
+		return refuse(EPERM);
+	}
 	if (++w->links > PB_TRUST_MAX_LINKS) {
 		pb_msg(w->why, w->whylen, "more than %d symbolic links",
 		    PB_TRUST_MAX_LINKS);
@@ -254,7 +264,7 @@ follow(struct walk *w, const char *name)
 	}
 	n = readlinkat(w->dirfd, name, t, sizeof(t));
 	if (n < 0)
-		return cannot(w->why, w->whylen, "a symbolic link", errno);
+		return cannot(w->why, w->whylen, "", errno);
 	if (n == 0)
 		return cannot(w->why, w->whylen, "", ENOENT);
 	if ((size_t)n + 1 + tlen >= sizeof(t))
@@ -282,7 +292,7 @@ last_step(struct walk *w, const char *name, unsigned flags, struct stat *st,
 		return refuse(ELOOP);
 	}
 	if (S_ISLNK(pst.st_mode))
-		return follow(w, name) == 0 ? 1 : -1;
+		return follow(w, name, &pst) == 0 ? 1 : -1;
 	*fd = finish(w->dirfd, name, &pst, flags, w->uid, st, w->why,
 	    w->whylen);
 	return *fd < 0 ? -1 : 0;
@@ -312,7 +322,7 @@ step(struct walk *w, const char *name)
 	}
 	if (S_ISLNK(pst.st_mode)) {
 		close(pfd);
-		return follow(w, name) == 0 ? 1 : -1;
+		return follow(w, name, &pst) == 0 ? 1 : -1;
 	}
 	snprintf(dir, sizeof(dir), "%s", w->where);
 	if (!S_ISDIR(pst.st_mode) || where_push(dir, name) != 0 ||

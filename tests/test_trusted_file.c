@@ -135,6 +135,12 @@ test_links(void)
 	symlink("w/up", at("viaw"));
 	expect(at("viaw"), 0, 0, EPERM, "writable by others (mode 0777)",
 	    "a link whose target is reached through a 0777 directory");
+	symlink("f", at("s-link"));
+	if (lchown(at("s-link"), NOBODY, NOBODY) != 0)
+		exit(99);
+	expect(at("s-link"), 0, 0, EPERM, "s-link is owned by uid 65534",
+	    "a link owned by nobody: its owner chooses where it leads");
+	expect(at("s-link"), 0, NOBODY, 0, NULL, "... judged as nobody");
 	symlink("/", at("root"));
 	expect(at("root/etc/passwd"), 0, 0, 0, NULL,
 	    "an absolute link restarts the walk at /");
