@@ -41,6 +41,7 @@
 #include "jwks_fetch.h"
 #include "read_file.h"
 #include "msg.h"
+#include "trusted_file.h"
 
 /* The cache file holds the JWKS and a little bookkeeping around it. */
 #define CACHE_FILE_MAX (PB_JWKS_MAX_BYTES + 4096)
@@ -139,13 +140,15 @@ static enum pb_reason
 keys_from_file(const char *path, struct pb_jwks **out, char *detail,
     size_t detail_len)
 {
-	char *buf, err[256], eb[128];
+	char *buf, err[256], why[PB_TRUST_WHY_MAX];
 	size_t len;
 
-	if (pb_read_file(path, PB_JWKS_MAX_BYTES, &buf, &len) != 0) {
+	/* Whoever can write it, or its directory, can sign any role in:
+	 * trusted as the policy is, links followed (trusted_file.h). */
+	if (pb_read_trusted(path, 0, geteuid(), PB_JWKS_MAX_BYTES, &buf,
+	    &len, why, sizeof(why)) != 0) {
 		snprintf(detail, detail_len, "cannot read jwks.file %s: %s",
-		    path, errno == EFBIG ? "larger than 256 KiB" :
-		    errstr(errno, eb, sizeof(eb)));
+		    path, errno == EFBIG ? "larger than 256 KiB" : why);
 		return PB_JWKS_UNAVAILABLE;
 	}
 	if (pb_jwks_parse(buf, len, out, err, sizeof(err)) != 0) {
@@ -211,7 +214,7 @@ static int
 open_dir(struct cache *c, bool writer_rules, char *why, size_t whylen)
 {
 	const char *dir = c->cfg->jwks.cache;
-	char eb[128];
+	char w[PB_TRUST_WHY_MAX];
 	struct stat st;
 	int fd;
 
@@ -219,26 +222,14 @@ open_dir(struct cache *c, bool writer_rules, char *why, size_t whylen)
 		pb_msg(why, whylen, "jwks.cache is not an absolute path");
 		return -1;
 	}
-	do {
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
+	/* The directories above it as for any file the module trusts; the
+	 * directory itself not a link, not group- or world-writable, and
+	 * its owner judged below. */
+	fd = pb_trusted_open(dir, PB_TRUST_DIR | PB_TRUST_NOFOLLOW |
+	    PB_TRUST_ANY_OWNER, c->euid, &st, w, sizeof(w));
 	if (fd < 0) {
-		pb_msg(why, whylen, "cache directory %s: %s", dir,
-		    errno == ELOOP ? "a symbolic link" :
-		    errstr(errno, eb, sizeof(eb)));
+		pb_msg(why, whylen, "cache directory %s: %s", dir, w);
 		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		pb_msg(why, whylen, "cache directory %s: not a directory",
-		    dir);
-		goto bad;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		pb_msg(why, whylen, "cache directory %s is group- or "
-		    "world-writable (mode %04o)", dir,
-		    (unsigned)(st.st_mode & 07777));
-		goto bad;
 	}
 	if (writer_rules && st.st_uid != 0 && st.st_uid != c->euid) {
 		pb_msg(why, whylen, "cache directory %s is owned by uid "
@@ -246,8 +237,11 @@ open_dir(struct cache *c, bool writer_rules, char *why, size_t whylen)
 		    (unsigned)c->euid);
 		goto bad;
 	}
+	/* faccessat asks for us; judging for another user (the tool's
+	 * check), its owning the directory is what can be told. */
 	if (!writer_rules && c->euid != 0 && (st.st_uid == c->euid ||
-	    faccessat(fd, ".", W_OK, AT_EACCESS) == 0)) {
+	    (c->euid == geteuid() && faccessat(fd, ".", W_OK,
+	    AT_EACCESS) == 0))) {
 		pb_msg(why, whylen, "cache directory %s is writable by "
 		    "uid %u, which jwks.writer: tool forbids", dir,
 		    (unsigned)c->euid);
@@ -307,28 +301,18 @@ read_cache(struct cache *c, long long now, struct pb_jwks **out,
 	*fetched_at = 0;
 	if (c->dirfd < 0)
 		return 0;
-	fd = openat_retry(c->dirfd, c->name, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
+	/* A regular file, not a link, not group- or world-writable; its
+	 * owner is judged here against the directory's. */
+	fd = pb_trusted_openat(c->dirfd, c->name, PB_TRUST_ANY_OWNER, c->euid,
+	    &st, why, whylen);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
-	if (fd < 0) {
-		pb_msg(why, whylen, "%s", errno == ELOOP ?
-		    "a symbolic link" : errstr(errno, eb, sizeof(eb)));
+	if (fd < 0)
 		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		pb_msg(why, whylen, "not a regular file");
-		goto out;
-	}
 	if (st.st_size < 0 || (unsigned long long)st.st_size >
 	    CACHE_FILE_MAX) {
 		pb_msg(why, whylen, "oversized (%lld bytes, at most %d)",
 		    (long long)st.st_size, CACHE_FILE_MAX);
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		pb_msg(why, whylen, "group- or world-writable (mode %04o)",
-		    (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_uid != 0 && st.st_uid != c->dir_uid) {
@@ -768,12 +752,14 @@ static long long
 read_stamp(const struct cache *c)
 {
 	char buf[STAMP_MAX + 1], *end;
+	struct stat st;
 	long long v;
 	ssize_t n;
 	int fd;
 
-	fd = openat_retry(c->dirfd, c->stampname, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
+	/* A stamp anyone else could write is no stamp. */
+	fd = pb_trusted_openat(c->dirfd, c->stampname, 0, c->dir_uid, &st,
+	    NULL, 0);
 	if (fd < 0)
 		return -1;
 	do {
@@ -995,4 +981,18 @@ out:
 	pb_jwks_free(keys);
 	cache_done(&c);
 	return ret;
+}
+
+int
+pb_cache_dir_judge(const struct pb_config *cfg, uid_t uid, char *why,
+    size_t whylen)
+{
+	struct cache c;
+	int r;
+
+	cache_init(&c, cfg, NULL, 0);
+	c.euid = uid;
+	r = open_dir(&c, !c.tool, why, whylen);
+	cache_done(&c);
+	return r;
 }

@@ -16,6 +16,7 @@
 #define PB_JWKS_CACHE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "jwks.h"
 #include "policy.h"
@@ -54,5 +55,11 @@ enum pb_reason pb_keys_refresh_for_kid(const struct pb_config *cfg,
  * PB_JWKS_UNAVAILABLE with the reason. */
 enum pb_reason pb_cache_fill(const struct pb_config *cfg, char *detail,
     size_t detail_len);
+
+/* The cache directory judged as a login running as uid would judge it
+ * (the tool's check): 0 usable, -1 with why (which names the directory)
+ * when logins would ignore it. */
+int pb_cache_dir_judge(const struct pb_config *cfg, uid_t uid, char *why,
+    size_t whylen);
 
 #endif

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Constants and types only; the functions are reached through dlsym, and
  * curl's type-checking macros would wrap names we never call. */
@@ -29,6 +31,7 @@
 #include <curl/curl.h>
 
 #include "jwks_fetch.h"
+#include "trusted_file.h"
 
 #define LIBCURL_SONAME "libcurl.so.4"
 
@@ -263,6 +266,27 @@ out:
 	return ret;
 }
 
+/* Whoever can write the CA file can vouch for any server as the issuer,
+ * and so serve keys of their own: it is held to the rules of every file
+ * the module trusts before libcurl is given its name. Its directories
+ * are trusted too, so the name still leads to the file judged when
+ * libcurl opens it. */
+static int
+ca_trusted(const char *ca_file, char *err, size_t errlen)
+{
+	char why[PB_TRUST_WHY_MAX];
+	struct stat st;
+	int fd;
+
+	fd = pb_trusted_open(ca_file, 0, geteuid(), &st, why, sizeof(why));
+	if (fd < 0) {
+		snprintf(err, errlen, "jwks.ca_file %s: %s", ca_file, why);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int
 pb_jwks_fetch(const char *url, const char *ca_file, long timeout_ms,
     size_t max, char **body, size_t *len, char *err, size_t errlen)
@@ -287,6 +311,8 @@ pb_jwks_fetch(const char *url, const char *ca_file, long timeout_ms,
 		snprintf(err, errlen, "timeout: no time left to fetch");
 		return -1;
 	}
+	if (ca_file != NULL && ca_trusted(ca_file, err, errlen) != 0)
+		return -1;
 	lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (lib == NULL) {
 		const char *e = dlerror();

@@ -1,6 +1,7 @@
 /*
- * read_file.c - reading a whole file, bounded: the JWKS cache and static
- * JWKS, the compiled policy, and the tool's token and claims input.
+ * read_file.c - reading a whole file, bounded: under the files a login
+ * trusts (trusted_file.c, which judges them first), and the tool's token
+ * and claims input.
  */
 #include "config.h"
 
@@ -98,7 +99,8 @@ pb_read_file(const char *path, size_t max, char **buf, size_t *len)
 	*buf = NULL;
 	*len = 0;
 	do {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		/* O_NONBLOCK: a FIFO is refused below, not waited on. */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return -1;

@@ -49,6 +49,7 @@
 
 #include "msg.h"
 #include "replay.h"
+#include "trusted_file.h"
 
 /* One entry's names: shard "hh" and file "<64 hex>". */
 struct entry {
@@ -109,61 +110,35 @@ removable_at(const struct stat *st)
 	return (long long)c->tv_sec + PB_REPLAY_GRACE + PB_REPLAY_SWEEP_MARGIN;
 }
 
-/* Opens name (relative to at) as a directory of the store and checks it:
- * a real directory, not a symbolic link, not group- or world-writable,
- * and (when owner_rule) owned by root or us. Returns the descriptor, -2
- * when it does not exist (errno ENOENT, nothing in detail), or -1 with
- * detail saying why, shown as path. */
+/* Opens name (relative to at, or from / when at is AT_FDCWD) as a
+ * directory of the store and judges it (trusted_file.h): a real
+ * directory, not a symbolic link, not group- or world-writable, and
+ * (when owner_rule) owned by root or us; from /, every directory above
+ * it too. Returns the descriptor, -2 when it does not exist (errno
+ * ENOENT, nothing in detail), or -1 with detail saying why, shown as
+ * path. */
 static int
 open_store_dir(int at, const char *name, const char *path, bool owner_rule,
     char *detail, size_t detail_len)
 {
-	uid_t euid = geteuid();
+	unsigned flags = PB_TRUST_DIR | PB_TRUST_NOFOLLOW |
+	    (owner_rule ? 0 : PB_TRUST_ANY_OWNER);
+	char why[PB_TRUST_WHY_MAX];
 	struct stat st;
-	char eb[128];
 	int fd;
 
-	do {
-		fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
+	if (at == AT_FDCWD)
+		fd = pb_trusted_open(name, flags, geteuid(), &st, why,
+		    sizeof(why));
+	else
+		fd = pb_trusted_openat(at, name, flags, geteuid(), &st, why,
+		    sizeof(why));
 	if (fd < 0 && errno == ENOENT)
 		return -2;
-	if (fd < 0) {
-		int err = errno;
-
-		/* O_DIRECTORY wins over O_NOFOLLOW: a link to a directory
-		 * fails with ENOTDIR. Say which it is. */
-		if (err == ENOTDIR && fstatat(at, name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-			err = ELOOP;
+	if (fd < 0)
 		pb_msg(detail, detail_len, "token.single_use: replay "
-		    "directory %s: %s", path, err == ELOOP ?
-		    "a symbolic link" : errstr(err, eb, sizeof(eb)));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		pb_msg(detail, detail_len, "token.single_use: replay "
-		    "directory %s: not a directory", path);
-		goto bad;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		pb_msg(detail, detail_len, "token.single_use: replay "
-		    "directory %s is group- or world-writable (mode %04o); "
-		    "make it 0700", path, (unsigned)(st.st_mode & 07777));
-		goto bad;
-	}
-	if (owner_rule && st.st_uid != 0 && st.st_uid != euid) {
-		pb_msg(detail, detail_len, "token.single_use: replay "
-		    "directory %s is owned by uid %u, not root or uid %u "
-		    "(the user the module runs as)", path,
-		    (unsigned)st.st_uid, (unsigned)euid);
-		goto bad;
-	}
-	return fd;
-bad:
-	close(fd);
-	return -1;
+		    "directory %s: %s", path, why);
+	return fd < 0 ? -1 : fd;
 }
 
 /* Deletes the removable entries of the shard open at shardfd, looking at

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -87,6 +88,12 @@ int pb_policy_load_for(const char *path, const char *role,
 int pb_policy_parse(const char *path, struct pb_policy **out,
     struct pb_error *err);
 
+/* The same, judging who may write each file (trusted_file.h) as user
+ * uid would be judged rather than as the caller: "pam-buildkite check
+ * --user" sees what the module running as uid will. */
+int pb_policy_parse_as(const char *path, uid_t uid, struct pb_policy **out,
+    struct pb_error *err);
+
 /* Parses the policy at path (an absolute path) and writes its snapshot,
  * path + ".compiled", atomically. Returns 0 with a summary in msg, or -1
  * with the error. */
@@ -96,6 +103,9 @@ int pb_policy_compile(const char *path, char *msg, size_t msglen);
  * it is stale or unusable (why in msg); -1 also when the policy itself
  * cannot be read. */
 int pb_policy_snapshot_state(const char *path, char *msg, size_t msglen);
+/* The same, judged as user uid. */
+int pb_policy_snapshot_state_as(const char *path, uid_t uid, char *msg,
+    size_t msglen);
 void pb_policy_free(struct pb_policy *pol);
 
 const struct pb_config *pb_policy_config(const struct pb_policy *pol);

@@ -104,9 +104,9 @@ struct pb_sources {
 	char *include;          /* the pattern, NULL without include: */
 };
 
-/* policy_load.c: pb_policy_parse, keeping the files read in keep (the
+/* policy_load.c: pb_policy_parse_as, keeping the files read in keep (the
  * caller frees them with pb_sources_free). */
-int pb_policy_parse_keep(const char *path, struct pb_sources *keep,
+int pb_policy_parse_keep(const char *path, uid_t uid, struct pb_sources *keep,
     struct pb_policy **out, struct pb_error *err);
 void pb_sources_free(struct pb_sources *s);
 
@@ -115,7 +115,7 @@ void pb_sources_free(struct pb_sources *s);
  * that bear on it (pb_policy_load_for). Returns 0 and sets *out;
  * 1 when there is no snapshot; -1 when it is stale or unusable, with
  * why. */
-int pb_snapshot_load(const char *path, const char *role,
+int pb_snapshot_load(const char *path, uid_t uid, const char *role,
     struct pb_policy **out, char *why, size_t whylen);
 
 /* policy_match.c: a condition's truth for one login. PB_UNDECIDED: this

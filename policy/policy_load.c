@@ -35,6 +35,7 @@
 
 #include "msg.h"
 #include "policy_int.h"
+#include "trusted_file.h"
 
 #define MAX_FILE        (4 * 1024 * 1024)
 #define MAX_SCALAR      (64 * 1024)
@@ -82,6 +83,7 @@ struct loader {
 	char *dir;              /* absolute directory of file, lazily */
 	bool include;           /* an included file: rules only */
 	struct pb_sources *keep;        /* the files read, for a snapshot */
+	uid_t uid;              /* judged as this user (trusted_file.h) */
 };
 
 /* ------------------------------------------------------------- errors */
@@ -560,33 +562,20 @@ static int
 read_file(struct loader *l, const char *path, char **out, size_t *outlen)
 {
 	struct stat st;
-	char *buf = NULL, eb[128];
+	char *buf = NULL, eb[128], why[PB_MSG_MAX];
 	size_t len = 0, size;
 	int fd, rc = -1;
 
 	*out = NULL;
-	/* O_NONBLOCK: opening a FIFO must not hang the login; it is then
-	 * refused as not a regular file */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	/* Opened without blocking (a FIFO is refused, not waited on) and
+	 * judged on the open descriptor, with every directory above it:
+	 * whoever could write or replace the policy decides who logs in.
+	 * Links are followed (and the directories they lead through
+	 * judged): /etc/pam_buildkite/policy.yaml may be a link into a
+	 * configuration repository. */
+	fd = pb_trusted_open(path, 0, l->uid, &st, why, sizeof(why));
 	if (fd < 0)
-		return fail(l, NULL, "cannot open: %s",
-		    strerror_r(errno, eb, sizeof(eb)));
-	/* checked on the open descriptor, so a swap after the check does
-	 * not matter */
-	if (fstat(fd, &st) != 0) {
-		fail(l, NULL, "cannot stat: %s",
-		    strerror_r(errno, eb, sizeof(eb)));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fail(l, NULL, "not a regular file");
-		goto out;
-	}
-	if (st.st_mode & S_IWOTH) {
-		fail(l, NULL, "writable by everyone: refusing a policy any "
-		    "user could change");
-		goto out;
-	}
+		return fail(l, NULL, "%s", why);
 	if (st.st_size > MAX_FILE) {
 		fail(l, NULL, "larger than %d bytes", MAX_FILE);
 		goto out;
@@ -1726,6 +1715,7 @@ load_includes(struct loader *l, const struct node *inc, const char *pattern)
 		sub.from = where;
 		sub.include = true;
 		sub.keep = l->keep;
+		sub.uid = l->uid;
 		rc = load_file(&sub);
 		free(sub.dir);
 	}
@@ -1771,7 +1761,7 @@ config_defaults(struct pb_config *c)
 }
 
 int
-pb_policy_parse_keep(const char *path, struct pb_sources *keep,
+pb_policy_parse_keep(const char *path, uid_t uid, struct pb_sources *keep,
     struct pb_policy **out, struct pb_error *err)
 {
 	struct pb_error scratch;
@@ -1804,6 +1794,7 @@ pb_policy_parse_keep(const char *path, struct pb_sources *keep,
 	l.pol = pol;
 	l.file = path;
 	l.keep = keep;
+	l.uid = uid;
 	rc = load_file(&l);
 	free(l.dir);
 	if (yaml.lib != NULL)
@@ -1825,7 +1816,14 @@ int
 pb_policy_parse(const char *path, struct pb_policy **out,
     struct pb_error *err)
 {
-	return pb_policy_parse_keep(path, NULL, out, err);
+	return pb_policy_parse_keep(path, geteuid(), NULL, out, err);
+}
+
+int
+pb_policy_parse_as(const char *path, uid_t uid, struct pb_policy **out,
+    struct pb_error *err)
+{
+	return pb_policy_parse_keep(path, uid, NULL, out, err);
 }
 
 int
@@ -1842,23 +1840,30 @@ pb_policy_load_for(const char *path, const char *role,
 	/* a snapshot is looked for only beside a policy named by its
 	 * absolute path, as the PAM service file names it */
 	if (path != NULL && path[0] == '/' && out != NULL &&
-	    pb_snapshot_load(path, role, out, NULL, 0) == 0) {
+	    pb_snapshot_load(path, geteuid(), role, out, NULL, 0) == 0) {
 		if (err != NULL)
 			err->text[0] = '\0';
 		return 0;
 	}
-	return pb_policy_parse_keep(path, NULL, out, err);
+	return pb_policy_parse_keep(path, geteuid(), NULL, out, err);
 }
 
 int
 pb_policy_snapshot_state(const char *path, char *msg, size_t msglen)
+{
+	return pb_policy_snapshot_state_as(path, geteuid(), msg, msglen);
+}
+
+int
+pb_policy_snapshot_state_as(const char *path, uid_t uid, char *msg,
+    size_t msglen)
 {
 	struct pb_policy *pol = NULL;
 	int rc;
 
 	if (path == NULL)
 		return -1;
-	rc = pb_snapshot_load(path, NULL, &pol, msg, msglen);
+	rc = pb_snapshot_load(path, uid, NULL, &pol, msg, msglen);
 	pb_policy_free(pol);
 	return rc;
 }

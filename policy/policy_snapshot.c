@@ -49,6 +49,7 @@
 #include "msg.h"
 #include "policy_int.h"
 #include "read_file.h"
+#include "trusted_file.h"
 
 static const char magic[16] = "pbpolicysnap1\n\0";
 #define SNAP_MAX        (64u * 1024 * 1024)
@@ -256,7 +257,7 @@ pb_policy_compile(const char *path, char *msg, size_t msglen)
 		pb_msg(msg, msglen, "%s: path too long", path);
 		return -1;
 	}
-	if (pb_policy_parse_keep(path, &src, &pol, &err) < 0) {
+	if (pb_policy_parse_keep(path, geteuid(), &src, &pol, &err) < 0) {
 		pb_msg(msg, msglen, "%s", err.text);
 		goto out;
 	}
@@ -654,21 +655,19 @@ bad:
 	r->bad = true;
 }
 
-/* The bytes of a regular file of at most max bytes, not a symlink: a
- * buffer of *len bytes (NUL-terminated), or NULL with why and errno. */
+/* The bytes of the snapshot, a regular file of at most max bytes, not a
+ * symlink, trusted as the policy is (trusted_file.h): a buffer of *len
+ * bytes (NUL-terminated), or NULL with why and errno. */
 static char *
-slurp(const char *path, size_t max, struct stat *st, size_t *len,
+slurp(const char *path, uid_t uid, size_t max, struct stat *st, size_t *len,
     char *why, size_t whylen)
 {
-	char *buf = NULL, eb[128];
+	char *buf = NULL, w[PB_MSG_MAX], eb[128];
 	int fd, e;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-	    O_NOFOLLOW);
-	if (fd < 0 || fstat(fd, st) != 0)
+	fd = pb_trusted_open(path, PB_TRUST_NOFOLLOW, uid, st, w, sizeof(w));
+	if (fd < 0)
 		e = errno;
-	else if (!S_ISREG(st->st_mode))
-		e = EINVAL;
 	else if ((unsigned long long)st->st_size > max)
 		e = EFBIG;
 	else
@@ -676,19 +675,19 @@ slurp(const char *path, size_t max, struct stat *st, size_t *len,
 	if (fd >= 0)
 		close(fd);
 	if (buf == NULL)
-		pb_msg(why, whylen, "%s: %s", path, e == EINVAL ?
-		    "not a regular file" : strerror_r(e, eb, sizeof(eb)));
+		pb_msg(why, whylen, "%s: %s", path, fd < 0 ? w :
+		    strerror_r(e, eb, sizeof(eb)));
 	errno = e;
 	return buf;
 }
 
 /* Does the file at path hold size bytes hashing to md? Read through a
  * small buffer: a large policy is not copied into fresh memory only to
- * be compared. Files the YAML load would refuse (not regular, writable
- * by everyone) never match, so the load falls back and says why. */
+ * be compared. Files the YAML load would refuse (not regular, not
+ * trusted) never match, so the load falls back and says why. */
 static bool
-same_file(const char *path, uint64_t size, const unsigned char *md,
-    struct stat *st)
+same_file(const char *path, uid_t uid, uint64_t size,
+    const unsigned char *md, struct stat *st)
 {
 	unsigned char buf[16384], got[32];
 	SHA256_CTX ctx;
@@ -697,12 +696,10 @@ same_file(const char *path, uint64_t size, const unsigned char *md,
 	bool ok = false;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = pb_trusted_open(path, 0, uid, st, NULL, 0);
 	if (fd < 0)
 		return false;
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
-	    (st->st_mode & S_IWOTH) != 0 || (uint64_t)st->st_size != size ||
-	    SHA256_Init(&ctx) != 1)
+	if ((uint64_t)st->st_size != size || SHA256_Init(&ctx) != 1)
 		goto out;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
@@ -724,8 +721,8 @@ out:
 /* Are the policy's files the ones the snapshot was made from? The
  * include pattern is expanded again and each match compared. */
 static bool
-sources_match(struct rd *r, const char *path, struct stat *main_st,
-    char *why, size_t whylen)
+sources_match(struct rd *r, const char *path, uid_t uid,
+    struct stat *main_st, char *why, size_t whylen)
 {
 	unsigned char md[32];
 	size_t i, n;
@@ -747,7 +744,7 @@ sources_match(struct rd *r, const char *path, struct stat *main_st,
 		pb_msg(why, whylen, "made for %s", p);
 		return false;
 	}
-	if (!same_file(path, size, md, main_st)) {
+	if (!same_file(path, uid, size, md, main_st)) {
 		pb_msg(why, whylen, "%s changed since it was compiled", path);
 		return false;
 	}
@@ -771,7 +768,7 @@ sources_match(struct rd *r, const char *path, struct stat *main_st,
 			    include);
 			goto out;
 		}
-		if (!same_file(p, size, md, &st)) {
+		if (!same_file(p, uid, size, md, &st)) {
 			pb_msg(why, whylen, "%s changed since it was compiled",
 			    p);
 			goto out;
@@ -784,8 +781,8 @@ out:
 }
 
 int
-pb_snapshot_load(const char *path, const char *role, struct pb_policy **out,
-    char *why, size_t whylen)
+pb_snapshot_load(const char *path, uid_t uid, const char *role,
+    struct pb_policy **out, char *why, size_t whylen)
 {
 	struct pb_snapmem *m = NULL;
 	struct pb_policy *pol = NULL;
@@ -803,7 +800,7 @@ pb_snapshot_load(const char *path, const char *role, struct pb_policy **out,
 		    "is compiled");
 		return -1;
 	}
-	buf = slurp(snap, SNAP_MAX, &st, &len, why, whylen);
+	buf = slurp(snap, uid, SNAP_MAX, &st, &len, why, whylen);
 	if (buf == NULL)
 		return errno == ENOENT ? 1 : -1;
 	r.p = buf;
@@ -817,7 +814,7 @@ pb_snapshot_load(const char *path, const char *role, struct pb_policy **out,
 		    snap);
 		goto fail;
 	}
-	if (!sources_match(&r, path, &main_st, why, whylen)) {
+	if (!sources_match(&r, path, uid, &main_st, why, whylen)) {
 		if (r.bad)
 			goto corrupt;
 		goto fail;

@@ -137,8 +137,11 @@ token:
 HEAD
 }
 
-good=$(mint --key "$TMP/rsa.pem" --kid rsa-1)
-forged=$(mint --key "$TMP/evil.pem" --kid rsa-1)
+# Used from here to the end, which takes minutes on a loaded machine:
+# the longest lifetime the default max_lifetime (15m) accepts, rather
+# than mint's 5 minutes, so no later section sees it expire.
+good=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --lifetime 900)
+forged=$(mint --key "$TMP/evil.pem" --kid rsa-1 --lifetime 900)
 
 # ------------------------------------------------ 1. no policy file
 

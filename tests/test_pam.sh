@@ -221,7 +221,7 @@ fresh=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set "jti=\"pam-fresh-$$\"")
 pt "$fresh" api_migrator
 echo "$out" | grep -q "Error in service module"
 ok $? "a group-writable replay_dir refuses logins with PAM_SERVICE_ERR"
-audit_has "$LOG" "result=deny reason=config role=api_migrator .*detail=\"token\\.single_use: replay directory $TMP/replay is group- or world-writable"
+audit_has "$LOG" "result=deny reason=config role=api_migrator .*detail=\"token\\.single_use: replay directory $TMP/replay: group- or world-writable \\(mode 0770\\)"
 ok $? "... audited as reason=config naming the directory"
 chmod 700 "$TMP/replay"
 pt "$fresh" api_migrator

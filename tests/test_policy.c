@@ -584,7 +584,7 @@ test_limits(void)
 	write_str("ww.yaml", HDR);
 	chmod(path_of("ww.yaml"), 0666);
 	ok(pb_policy_load(path_of("ww.yaml"), &pol, &err) < 0 &&
-	    strstr(err.text, "writable by everyone") != NULL,
+	    strstr(err.text, "ww.yaml: group- or world-writable (mode 0666)") != NULL,
 	    "a world-writable file is refused");
 
 	/* a mapping with many keys is checked for duplicates quickly */
@@ -1928,7 +1928,7 @@ test_snapshot(void)
 	chmod(path_of("s.d/a.yaml"), 0666);
 	state("an include anyone may write: not used", -1);
 	ok(pb_policy_load(path_of("s.yaml"), &pol, &err) != 0 &&
-	    strstr(err.text, "writable by everyone") != NULL,
+	    strstr(err.text, "a.yaml: group- or world-writable (mode 0666)") != NULL,
 	    "snapshot: ...and the load refuses it as the YAML load does");
 	pb_policy_free(pol);
 	pol = NULL;

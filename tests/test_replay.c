@@ -657,7 +657,7 @@ test_dirs(void)
 
 	path_in(store, sizeof(store), "a-file");
 	close(open(store, O_WRONLY | O_CREAT, 0600));
-	expect_config(store, "Not a directory", "a file as replay_dir");
+	expect_config(store, "a-file: not a directory", "a file as replay_dir");
 
 	mkstore(store, sizeof(store), "real");
 	path_in(p, sizeof(p), "link");
@@ -691,7 +691,7 @@ test_dirs(void)
 	    "link");
 	unlink(p);
 	close(open(p, O_WRONLY | O_CREAT, 0600));
-	expect_config(store, "Not a directory", "a shard that is a file");
+	expect_config(store, ": not a directory", "a shard that is a file");
 	unlink(p);
 
 	if (!root) {

@@ -97,16 +97,25 @@ run check -c "$P"
 ok $? "check: mode 0640 (root and the service user's group) draws no warning"
 chmod 660 "$P"
 run check -c "$P"
-[ $rc -eq 0 ] && has "$err" "warning: $P is writable by its group (mode 0660)"
-ok $? "check: a group-writable policy is warned about"
+[ $rc -eq 1 ] && has "$err" "$P: group- or world-writable (mode 0660)" && [ -z "$out" ]
+ok $? "check: a group-writable policy is refused, as a login refuses it (exit 1)"
 chmod 600 "$P"
 
 if [ "$(id -u)" = 0 ]; then
 	cp "$P" "$TMP/theirs.yaml"
 	chown nobody "$TMP/theirs.yaml"
 	run check -c "$TMP/theirs.yaml"
-	[ $rc -eq 0 ] && has "$err" "warning: $TMP/theirs.yaml is owned by nobody (uid $(id -u nobody)), neither root nor you"
-	ok $? "check: a policy owned by another user is warned about"
+	[ $rc -eq 1 ] && has "$err" "$TMP/theirs.yaml: owned by uid $(id -u nobody), not root or uid 0"
+	ok $? "check: a policy owned by another user is refused (exit 1)"
+	run check -c "$TMP/theirs.yaml" --user nobody
+	[ $rc -eq 0 ] && has "$err" "warning: $TMP/theirs.yaml is owned by nobody (uid $(id -u nobody)), not root: its owner can decide who logs in"
+	ok $? "check --user nobody: ... accepted for the user it belongs to, with a warning"
+	run check -c "$TMP/theirs.yaml" --user "$(id -u nobody)"
+	[ $rc -eq 0 ]
+	ok $? "check --user UID: a number names the user too"
+	run check -c "$P" --user no-such-user-here
+	[ $rc -eq 2 ] && has "$err" "check: no such user no-such-user-here"
+	ok $? "check --user: an unknown user is a usage error (exit 2)"
 else
 	diag "not root: a policy owned by another user is not tried"
 fi
@@ -114,7 +123,7 @@ fi
 cp "$P" "$TMP/ww.yaml"
 chmod 666 "$TMP/ww.yaml"
 run check -c "$TMP/ww.yaml"
-[ $rc -eq 1 ] && has "$err" "writable by everyone"
+[ $rc -eq 1 ] && has "$err" "$TMP/ww.yaml: group- or world-writable (mode 0666)"
 ok $? "check: a world-writable policy is refused (exit 1)"
 
 cat >"$TMP/bad.yaml" <<'BAD'
@@ -534,7 +543,7 @@ run explain -c "$TMP/single.yaml" --role api_migrator --json --token-file "$TMP/
 ok $? "a token without jti: deny, reason replay"
 chmod 777 "$R"
 run explain -c "$TMP/single.yaml" --role api_migrator --json --token-file "$TMP/su.jwt"
-[ $rc -eq 2 ] && [ "$(js "$out" 'j["reason"], "is group- or world-writable (mode 0777)" in j["detail"]')" = "config True" ]
+[ $rc -eq 2 ] && [ "$(js "$out" 'j["reason"], ": group- or world-writable (mode 0777)" in j["detail"]')" = "config True" ]
 ok $? "a world-writable replay_dir: reason config, exit 2"
 chmod 700 "$R"
 leaked=0
@@ -573,7 +582,7 @@ run compile -c "$C"
 ok $? "compile: again, and it is up to date"
 chmod 666 "$C.compiled"
 run check -c "$C"
-[ $rc -eq 0 ] && has "$err" "not owned by the policy's owner or writable by others: ignored"
+[ $rc -eq 0 ] && has "$err" "warning: $C.compiled: group- or world-writable (mode 0666); logins parse the YAML instead"
 ok $? "check: warns that a snapshot others may write is ignored"
 printf 'version: 1\nrules: [\n' >"$TMP/broken.yaml"
 run compile -c "$TMP/broken.yaml"

@@ -1,8 +1,9 @@
 /*
  * pam-buildkite.c - the admin tool of pam_buildkite (SPEC.md section 8).
  *
- *   check    validates a policy file the way the module loads it, and warns
- *            about permissions that let others read or rewrite it;
+ *   check    validates a policy file the way the module loads it, and judges
+ *            every file a login reads as the module's user would
+ *            (check_files.c);
  *   explain  runs the module's own verify-then-decide step (pb_authn_run)
  *            on a token, or the policy alone on given claims, and says what
  *            every check and every rule made of it; a token.single_use jti
@@ -35,6 +36,7 @@
 
 #include "authn.h"
 #include "b64url.h"
+#include "check_files.h"
 #include "jwks_cache.h"
 #include "msg.h"
 #include "policy.h"
@@ -54,14 +56,16 @@
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-"usage: " PROG " check   [-c policy.yaml]\n"
+"usage: " PROG " check   [-c policy.yaml] [--user USER]\n"
 "       " PROG " compile [-c policy.yaml]\n"
 "       " PROG " explain [-c policy.yaml] --role ROLE [--rhost ADDR]\n"
 "                     [--token-file FILE | --claims FILE.json] [--now EPOCH] [--json]\n"
 "       " PROG " jwks fetch [-c policy.yaml] [--owner USER]\n"
 "       " PROG " help | --help | --version\n"
 "\n"
-"  check    validate the policy; exit 0 valid, 1 invalid\n"
+"  check    validate the policy, and judge who may write each file a\n"
+"           login reads as USER would (default: you); exit 0 valid, 1\n"
+"           invalid or a file logins would refuse\n"
 "  compile  validate it and write POLICY.compiled, which logins use while\n"
 "           the policy's files are unchanged; exit 0 written, 1 not\n"
 "  explain  show every verification step and every rule for a login as\n"
@@ -194,16 +198,17 @@ is_ws(char c)
 /* --------------------------------------------------------- policy */
 
 /* Loads the policy or says why not ("file:line:column: message"):
- * parsed from the YAML when strict, else as a login loads it. */
+ * parsed from the YAML, its files judged as user uid would judge them,
+ * when strict, else as a login loads it. */
 static struct pb_policy *
-load_policy(const char *path, bool strict)
+load_policy(const char *path, bool strict, uid_t uid)
 {
 	struct pb_policy *pol = NULL;
 	struct pb_error err;
 	int rc;
 
 	memset(&err, 0, sizeof(err));
-	rc = strict ? pb_policy_parse(path, &pol, &err) :
+	rc = strict ? pb_policy_parse_as(path, uid, &pol, &err) :
 	    pb_policy_load(path, &pol, &err);
 	if (rc != 0) {
 		fputs(PROG ": ", stderr);
@@ -242,43 +247,6 @@ count_rules(const struct pb_policy *pol, size_t *n)
 
 /* ----------------------------------------------------------- check */
 
-/*
- * Whoever can write the policy decides who logs in; whoever can read it
- * learns which jobs may become which roles. The module runs as the
- * PostgreSQL service user, which must read the file but should not own
- * it (members of pg_write_server_files write files as that user): root
- * as owner with mode 0640 and the service user's group is the intended
- * setup, so group read alone is not warned about.
- */
-static void
-permission_warnings(const char *path)
-{
-	struct stat st;
-	struct passwd *pw;
-	uid_t me = geteuid();
-	mode_t m;
-
-	if (stat(path, &st) != 0)
-		return;
-	m = st.st_mode & 07777;
-	if (m & S_IWGRP)
-		fprintf(stderr, "warning: %s is writable by "
-		    "its group (mode %04o): its members can decide who logs "
-		    "in; chmod g-w\n", path, (unsigned)m);
-	if (m & S_IROTH)
-		fprintf(stderr, "warning: %s is readable by everyone (mode "
-		    "%04o): it tells which jobs may become which roles; "
-		    "chmod o-rwx (0640, group of the PostgreSQL service "
-		    "user)\n", path, (unsigned)m);
-	if (st.st_uid != 0 && st.st_uid != me) {
-		pw = getpwuid(st.st_uid);
-		fprintf(stderr, "warning: %s is owned by %s (uid %ju), neither "
-		    "root nor you: its owner can decide who logs in\n", path,
-		    pw != NULL ? pw->pw_name : "an unknown user",
-		    (uintmax_t)st.st_uid);
-	}
-}
-
 static void
 lint_warning(void *ctx, const char *rule, const char *where,
     const char *warning)
@@ -297,11 +265,11 @@ lint_warning(void *ctx, const char *rule, const char *where,
  * the policy and forgot to compile it learns why logins got slower, and
  * one who compiled as the wrong user why they did not get faster. */
 static void
-snapshot_note(const char *path)
+snapshot_note(const char *path, uid_t uid)
 {
 	char why[1024];
 
-	switch (pb_policy_snapshot_state(path, why, sizeof(why))) {
+	switch (pb_policy_snapshot_state_as(path, uid, why, sizeof(why))) {
 	case 0:
 		printf("%s" PB_SNAPSHOT_SUFFIX ": up to date; logins use it\n",
 		    path);
@@ -348,26 +316,69 @@ config_option(const char *cmd, int argc, char **argv, const char **path)
 	return -1;
 }
 
+/* check's options: -c, and --user, whom to judge the files for (by
+ * default whoever runs check). */
+static int
+check_options(int argc, char **argv, const char **path, uid_t *uid)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*path = PB_POLICY_DEFAULT_PATH;
+	*uid = geteuid();
+	while ((c = getopt_long(argc, argv, ":c:u:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*path = optarg;
+			break;
+		case 'u':
+			if (check_user(optarg, uid) != 0)
+				return usage_error("check: no such user %s",
+				    optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad_option("check", c, argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("check: unexpected argument %s",
+		    argv[optind]);
+	return -1;
+}
+
 static int
 cmd_check(int argc, char **argv)
 {
 	const char *path;
 	struct pb_policy *pol;
+	uid_t uid;
 	size_t n;
 	int rc;
 
-	if ((rc = config_option("check", argc, argv, &path)) >= 0)
+	if ((rc = check_options(argc, argv, &path, &uid)) >= 0)
 		return rc;
-	if ((pol = load_policy(path, true)) == NULL)
+	if ((pol = load_policy(path, true, uid)) == NULL)
 		return 1;
 	permission_warnings(path);
 	pb_policy_lint(pol, lint_warning, NULL);
+	if (check_files(pb_policy_config(pol), uid) != 0) {
+		pb_policy_free(pol);
+		return 1;
+	}
 	if (count_rules(pol, &n) == 0)
 		printf("%s: ok (%zu rule%s)\n", path, n, n == 1 ? "" : "s");
 	else
 		printf("%s: ok\n", path);
 	pb_policy_free(pol);
-	snapshot_note(path);
+	snapshot_note(path, uid);
 	return 0;
 }
 
@@ -390,7 +401,7 @@ cmd_compile(int argc, char **argv)
 	put_text(stdout, msg);
 	fputc('\n', stdout);
 	permission_warnings(path);
-	snapshot_note(path);
+	snapshot_note(path, geteuid());
 	return 0;
 }
 
@@ -686,7 +697,7 @@ cmd_explain(int argc, char **argv)
 		return usage_error("explain: --now only applies to a token; "
 		    "--claims skips the time checks");
 
-	if ((pol = load_policy(path, false)) == NULL)
+	if ((pol = load_policy(path, false, geteuid())) == NULL)
 		return EXIT_USAGE;
 	t.steps = json_array();
 	t.rules = json_array();
@@ -962,7 +973,7 @@ cmd_jwks(int argc, char **argv)
 		return usage_error("jwks fetch: unexpected argument %s",
 		    argv[optind]);
 
-	if ((pol = load_policy(path, false)) == NULL)
+	if ((pol = load_policy(path, false, geteuid())) == NULL)
 		return EXIT_USAGE;
 	cfg = pb_policy_config(pol);
 	/* Fetches now whatever the cache's age: this is the refresher of
