@@ -78,6 +78,7 @@ fuzz_one() {
 	# the target and the parsers it drives (paths may hold spaces)
 	set -- "$here/fuzz_$t.c" "$top/pam_buildkite/msg.c" \
 	    "$top/pam_buildkite/read_file.c" \
+	    "$top/pam_buildkite/trusted_file.c" \
 	    "$top/pam_buildkite/b64url.c" \
 	    "$top/pam_buildkite/jwks.c" "$top/pam_buildkite/token.c" \
 	    "$top/pam_buildkite/audit.c" "$top/policy/policy_load.c" \
