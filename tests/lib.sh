@@ -143,6 +143,24 @@ mint() {
 	"$MINT" sign --aud postgres://db.test --org acme-inc "$@"
 }
 
+# pt TOKEN ROLE [pamtester options] : authenticate + acct_mgmt of
+# pamtester under pam_wrapper, through service $SERVICE of $TMP/pam.d,
+# with TOKEN on stdin, PT_ENV (NAME=VALUE) in its environment if set and
+# syslog captured into $LOG; given up after 10 s, so that a stalled
+# login fails (rc 124) instead of hanging the test. Sets rc and out.
+pt() {
+	tok=$1 role=$2
+	shift 2
+	: >"$LOG"
+	out=$(printf '%s\n' "$tok" | timeout 10 env ${PT_ENV:-} \
+		LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
+		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
+		PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$LOG" \
+		"$PAMTESTER" -v "$@" "$SERVICE" "$role" \
+		authenticate acct_mgmt 2>&1)
+	rc=$?
+}
+
 # audit_has FILE PATTERN : a captured syslog line matches (grep -E).
 audit_has() {
 	grep -E -q -- "$2" "$1"

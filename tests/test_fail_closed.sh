@@ -77,22 +77,6 @@ printf 'auth required pam_deny.so\naccount required pam_deny.so\n' \
 LOG="$TMP/syslog"
 SERVICE=buildkite
 
-# pt TOKEN ROLE [pamtester options] : authenticate + acct_mgmt, given up
-# after 10 s (a stalled login fails the test rather than hanging it);
-# sets rc and out.
-pt() {
-	tok=$1 role=$2
-	shift 2
-	: >"$LOG"
-	out=$(printf '%s\n' "$tok" | timeout 10 env \
-		LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
-		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
-		PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$LOG" \
-		"$PAMTESTER" -v "$@" "$SERVICE" "$role" \
-		authenticate acct_mgmt 2>&1)
-	rc=$?
-}
-
 # one_line : the last attempt returned and left exactly one audit line.
 one_line() {
 	[ $rc -ne 124 ] && [ "$(grep -c 'pam_buildkite(' "$LOG")" -eq 1 ]

@@ -27,22 +27,6 @@ svc relative "config=policy.yaml"
 LOG="$TMP/syslog"
 SERVICE=buildkite
 
-# pt TOKEN ROLE [pamtester options] : runs authenticate + acct_mgmt with
-# TOKEN on stdin, and PT_ENV (NAME=VALUE) in its environment if set; sets
-# rc and out.
-pt() {
-	tok=$1 role=$2
-	shift 2
-	: >"$LOG"
-	out=$(printf '%s\n' "$tok" | env ${PT_ENV:-} \
-		LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
-		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
-		PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$LOG" \
-		"$PAMTESTER" -v "$@" "$SERVICE" "$role" \
-		authenticate acct_mgmt 2>&1)
-	rc=$?
-}
-
 good=$(mint --key "$TMP/rsa.pem" --kid rsa-1)
 diag "token length: ${#good} bytes"
 

@@ -23,18 +23,6 @@ LOG="$TMP/syslog"
 SERVICE=buildkite
 NOBODY=$(id -u nobody)
 
-# pt TOKEN ROLE : authenticate + acct_mgmt through pamtester (at most
-# 10 s: a login must never hang on a file); sets rc and out.
-pt() {
-	: >"$LOG"
-	out=$(printf '%s\n' "$1" | timeout 10 env \
-		LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
-		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
-		PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$LOG" \
-		"$PAMTESTER" -v "$SERVICE" "$2" authenticate acct_mgmt 2>&1)
-	rc=$?
-}
-
 # use POLICY : the service loads POLICY.
 use() {
 	printf 'auth required %s config=%s\naccount required %s config=%s\n' \
