@@ -58,7 +58,7 @@ trap 'rm -rf "$work"' EXIT INT TERM
 # The autotools config.h only defines _GNU_SOURCE and package names for
 # these sources; a stand-in keeps this script independent of configure.
 mkdir "$work/include"
-printf '#ifndef _GNU_SOURCE\n#define _GNU_SOURCE 1\n#endif\n' >"$work/include/config.h"
+printf '#ifndef _GNU_SOURCE\n#define _GNU_SOURCE 1\n#endif\n#define PACKAGE_VERSION "fuzz"\n' >"$work/include/config.h"
 
 # Leaks count as findings; UBSan stops at the first report.
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
@@ -75,16 +75,13 @@ fuzz_one() {
 	mkdir "$work/$t"
 	echo "=== $t: building"
 	bin="$work/$t/fuzz_$t"
-	# the target and the parsers it drives (paths may hold spaces)
-	set -- "$here/fuzz_$t.c" "$top/pam_buildkite/msg.c" \
-	    "$top/pam_buildkite/read_file.c" \
-	    "$top/pam_buildkite/trusted_file.c" \
-	    "$top/pam_buildkite/b64url.c" \
-	    "$top/pam_buildkite/jwks.c" "$top/pam_buildkite/token.c" \
-	    "$top/pam_buildkite/audit.c" "$top/policy/policy_load.c" \
-	    "$top/policy/policy_decide.c" "$top/policy/policy_lint.c" \
-	    "$top/policy/policy_match.c" "$top/policy/policy_regex.c" \
-	    "$top/policy/policy_ere.c" "$top/policy/policy_snapshot.c"
+	# the target and the library it drives, all but the PAM entry
+	# points (paths may hold spaces)
+	set -- "$here/fuzz_$t.c"
+	for f in "$top"/common/*.c "$top"/policy/*.c "$top"/pam_buildkite/*.c
+	do
+		case $f in */pam_buildkite/pam_buildkite.c) ;; *) set -- "$@" "$f" ;; esac
+	done
 	extra_libs=""
 	if [ "$t" = jwt_diff ]; then
 		set -- "$@" "$here/jwt_diff.c" "$here/jwt_diff_mint.c" \
@@ -94,7 +91,8 @@ fuzz_one() {
 	# shellcheck disable=SC2086 # pkg-config's flag lists are split
 	if ! "$CC" -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
-	    -I"$work/include" -I"$top/pam_buildkite" -I"$top/policy" \
+	    -I"$work/include" -I"$top/common" -I"$top/policy" \
+	    -I"$top/pam_buildkite" \
 	    -I"$top/tests" $cflags -o "$bin" "$@" $libs $extra_libs; then
 		echo "=== $t: build FAILED"
 		echo "$t: build failed" >"$work/$t.summary"

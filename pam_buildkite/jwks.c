@@ -12,7 +12,7 @@
  * become an HMAC key.
  */
 #include "config.h"
-#include "lowlevel_crypto.h"
+#include "sha256.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

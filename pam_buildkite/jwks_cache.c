@@ -20,7 +20,7 @@
  * PostgreSQL's authentication_timeout does not interrupt a module.
  */
 #include "config.h"
-#include "lowlevel_crypto.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +42,7 @@
 #include "read_file.h"
 #include "msg.h"
 #include "trusted_file.h"
+#include "write_file.h"
 
 /* The cache file holds the JWKS and a little bookkeeping around it. */
 #define CACHE_FILE_MAX (PB_JWKS_MAX_BYTES + 4096)
@@ -89,51 +90,6 @@ note(struct cache *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->detail + used, c->detail_len - used, fmt, ap);
 	va_end(ap);
-}
-
-static const char *
-errstr(int e, char *buf, size_t len)
-{
-	/* GNU strerror_r returns the message, which may not be buf. */
-	return strerror_r(e, buf, len);
-}
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-fsync_retry(int fd)
-{
-	int rc;
-
-	do {
-		rc = fsync(fd);
-	} while (rc != 0 && errno == EINTR);
-	return rc;
-}
-
-static int
-openat_retry(int dirfd, const char *name, int flags, mode_t mode)
-{
-	int fd;
-
-	do {
-		fd = openat(dirfd, name, flags, mode);
-	} while (fd < 0 && errno == EINTR);
-	return fd;
 }
 
 static enum pb_reason
@@ -330,7 +286,7 @@ read_cache(struct cache *c, long long now, struct pb_jwks **out,
 	}
 	if (pb_read_fd(fd, &st, CACHE_FILE_MAX, &buf, &len) != 0) {
 		pb_msg(why, whylen, "%s", errno == EFBIG ? "oversized" :
-		    errstr(errno, eb, sizeof(eb)));
+		    pb_errstr(errno, eb, sizeof(eb)));
 		goto out;
 	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -401,19 +357,17 @@ age_of(long long now, long long fetched_at)
 
 /* ------------------------------------------------------------ writing */
 
-/* Publishes body (a validated JWKS) as the cache file: temp file in the
- * same directory, fsync, rename over the old one, fsync the directory,
- * so readers see the old file or the new one, never a part. */
+/* Publishes body (a validated JWKS) as the cache file, whole or not at
+ * all (write_file.h). */
 static int
 write_cache(struct cache *c, const char *body, size_t len, long long now,
     char *why, size_t whylen)
 {
-	char tmp[PATH_MAX], eb[128], *text = NULL;
-	const char *base;
+	char *text = NULL, w[256];
 	json_t *jw = NULL, *doc = NULL;
 	json_error_t jerr;
 	size_t tlen;
-	int fd = -1, ret = -1;
+	int ret = -1;
 
 	jw = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (jw == NULL || (doc = json_pack("{s:s, s:I, s:O}", "url",
@@ -427,49 +381,15 @@ write_cache(struct cache *c, const char *body, size_t len, long long now,
 		pb_msg(why, whylen, "cache file would be too large");
 		goto out;
 	}
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX",
-	    c->cfg->jwks.cache, c->name) >= sizeof(tmp)) {
-		pb_msg(why, whylen, "jwks.cache path too long");
-		goto out;
-	}
-	base = strrchr(tmp, '/') + 1;
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		pb_msg(why, whylen, "cannot create a file in %s: %s",
-		    c->cfg->jwks.cache, errstr(errno, eb, sizeof(eb)));
-		goto out;
-	}
 	/* Readable by every backend and the tool, writable by us only. */
-	if (fchmod(fd, 0644) != 0 || write_all(fd, text, tlen) != 0 ||
-	    fsync_retry(fd) != 0) {
-		pb_msg(why, whylen, "cannot write %s: %s", tmp,
-		    errstr(errno, eb, sizeof(eb)));
-		goto unlink;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		pb_msg(why, whylen, "cannot write %s: %s", tmp,
-		    errstr(errno, eb, sizeof(eb)));
-		goto unlink;
-	}
-	fd = -1;
-	if (renameat(c->dirfd, base, c->dirfd, c->name) != 0) {
-		pb_msg(why, whylen, "cannot rename %s: %s", tmp,
-		    errstr(errno, eb, sizeof(eb)));
-		goto unlink;
-	}
-	/* The rename itself is durable only once the directory is. */
-	if (fsync_retry(c->dirfd) != 0) {
-		pb_msg(why, whylen, "cannot fsync %s: %s",
-		    c->cfg->jwks.cache, errstr(errno, eb, sizeof(eb)));
+	if (pb_write_atomic(c->dirfd, c->name, text, tlen, 0644, w,
+	    sizeof(w)) != 0) {
+		pb_msg(why, whylen, "%s/%s: %s", c->cfg->jwks.cache, c->name,
+		    w);
 		goto out;
 	}
 	ret = 0;
-	goto out;
-unlink:
-	unlinkat(c->dirfd, base, 0);
 out:
-	if (fd >= 0)
-		close(fd);
 	free(text);
 	json_decref(doc);
 	json_decref(jw);
@@ -485,12 +405,12 @@ lock_open(struct cache *c, char *why, size_t whylen)
 	struct stat st;
 	int fd;
 
-	fd = openat_retry(c->dirfd, c->lockname, O_RDWR | O_CREAT |
+	fd = pb_openat(c->dirfd, c->lockname, O_RDWR | O_CREAT |
 	    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
 	if (fd < 0) {
 		pb_msg(why, whylen, "cannot open lock %s/%s: %s",
 		    c->cfg->jwks.cache, c->lockname,
-		    errstr(errno, eb, sizeof(eb)));
+		    pb_errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -669,7 +589,7 @@ keys_from_url(struct cache *c, struct pb_jwks **out)
 	if (r != 0) {
 		if (r < 0)
 			note(c, "cannot lock %s: %s", c->lockname,
-			    strerror_r(errno, why, sizeof(why)));
+			    pb_errstr(errno, why, sizeof(why)));
 		else
 			note(c, "timed out waiting for another process "
 			    "refreshing the cache");
@@ -784,19 +704,19 @@ write_stamp(const struct cache *c, long long now, char *why, size_t whylen)
 	int fd, n, rc;
 
 	n = snprintf(buf, sizeof(buf), "%lld\n", now);
-	fd = openat_retry(c->dirfd, c->stampname, O_WRONLY | O_CREAT |
+	fd = pb_openat(c->dirfd, c->stampname, O_WRONLY | O_CREAT |
 	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
 	if (fd < 0) {
 		pb_msg(why, whylen, "cannot stamp %s/%s: %s",
 		    c->cfg->jwks.cache, c->stampname,
-		    errstr(errno, eb, sizeof(eb)));
+		    pb_errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
-	rc = write_all(fd, buf, (size_t)n);
+	rc = pb_write_all(fd, buf, (size_t)n);
 	if (rc != 0)
 		pb_msg(why, whylen, "cannot stamp %s/%s: %s",
 		    c->cfg->jwks.cache, c->stampname,
-		    errstr(errno, eb, sizeof(eb)));
+		    pb_errstr(errno, eb, sizeof(eb)));
 	close(fd);
 	return rc;
 }
@@ -945,7 +865,7 @@ pb_cache_fill(const struct pb_config *cfg, char *detail, size_t detail_len)
 	if (cfg->jwks.cache != NULL && cfg->jwks.cache[0] == '/' &&
 	    mkdir(cfg->jwks.cache, 0755) != 0 && errno != EEXIST) {
 		note(&c, "cannot create %s: %s", cfg->jwks.cache,
-		    strerror_r(errno, why, sizeof(why)));
+		    pb_errstr(errno, why, sizeof(why)));
 		return PB_JWKS_UNAVAILABLE;
 	}
 	/* The tool writes: the writer's rules, whatever jwks.writer says. */

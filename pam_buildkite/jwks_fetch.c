@@ -30,6 +30,7 @@
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 
+#include "dynload.h"
 #include "jwks_fetch.h"
 #include "trusted_file.h"
 
@@ -104,25 +105,25 @@ on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Looks up every function we use; 0, or -1 with err set. */
-static int
-load_api(void *lib, struct curl_api *api, char *err, size_t errlen)
+/* Opens libcurl and looks up every function we use: the handle, or NULL
+ * with err set. */
+static void *
+load_api(struct curl_api *api, char *err, size_t errlen)
 {
 	static const char *const names[] = {
 		"curl_global_init", "curl_easy_init", "curl_easy_setopt",
 		"curl_easy_perform", "curl_easy_getinfo", "curl_easy_cleanup",
 		"curl_easy_strerror",
 	};
-	void *f[sizeof(names) / sizeof(names[0])];
-	size_t i;
+	pb_fn f[sizeof(names) / sizeof(names[0])];
+	void *lib;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if ((f[i] = dlsym(lib, names[i])) == NULL) {
-			snprintf(err, errlen, "%s has no %s",
-			    LIBCURL_SONAME, names[i]);
-			return -1;
-		}
-	}
+	/* RTLD_NODELETE: loaded once per process, whatever dlclose says. */
+	lib = pb_dlopen_api(LIBCURL_SONAME, "libcurl4", RTLD_NOW |
+	    RTLD_LOCAL | RTLD_NODELETE, names, f, sizeof(names) /
+	    sizeof(names[0]), err, errlen);
+	if (lib == NULL)
+		return NULL;
 	api->global_init = (global_init_fn)f[0];
 	api->easy_init = (easy_init_fn)f[1];
 	api->easy_setopt = (easy_setopt_fn)f[2];
@@ -130,7 +131,7 @@ load_api(void *lib, struct curl_api *api, char *err, size_t errlen)
 	api->easy_getinfo = (easy_getinfo_fn)f[4];
 	api->easy_cleanup = (easy_cleanup_fn)f[5];
 	api->easy_strerror = (easy_strerror_fn)f[6];
-	return 0;
+	return lib;
 }
 
 /* Every option; the first that libcurl refuses is named in err (an
@@ -313,17 +314,9 @@ pb_jwks_fetch(const char *url, const char *ca_file, long timeout_ms,
 	}
 	if (ca_file != NULL && ca_trusted(ca_file, err, errlen) != 0)
 		return -1;
-	lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-	if (lib == NULL) {
-		const char *e = dlerror();
-
-		snprintf(err, errlen, "libcurl not installed (%s): %s "
-		    "(apt-get install libcurl4)", LIBCURL_SONAME,
-		    e != NULL ? e : "dlopen failed");
+	if ((lib = load_api(&api, err, errlen)) == NULL)
 		return -1;
-	}
-	if (load_api(lib, &api, err, errlen) == 0 &&
-	    transfer(&api, url, ca_file, timeout_ms, &sink, err,
+	if (transfer(&api, url, ca_file, timeout_ms, &sink, err,
 	    errlen) == 0) {
 		*body = sink.buf;
 		*len = sink.len;

@@ -33,7 +33,7 @@
  * the store refuses the login (PB_CONFIG), never skips the check.
  */
 #include "config.h"
-#include "lowlevel_crypto.h"
+#include "sha256.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,13 +56,6 @@ struct entry {
 	char shard[3];
 	char name[65];
 };
-
-static const char *
-errstr(int e, char *buf, size_t len)
-{
-	/* GNU strerror_r returns the message, which may not be buf. */
-	return strerror_r(e, buf, len);
-}
 
 /* SHA-256 of issuer, NUL, jti: the issuer has no NUL, so two different
  * (issuer, jti) pairs never hash the same input, and a jti of any bytes
@@ -241,7 +234,7 @@ create_entry(int shardfd, const char *dir, const struct entry *e,
 	if (fd < 0) {
 		pb_msg(detail, detail_len, "token.single_use: cannot record "
 		    "the jti in %s/%s: %s", dir, e->shard,
-		    errstr(errno, eb, sizeof(eb)));
+		    pb_errstr(errno, eb, sizeof(eb)));
 		return PB_CONFIG;
 	}
 	ts[0].tv_sec = ts[1].tv_sec = (time_t)expires;
@@ -255,7 +248,7 @@ create_entry(int shardfd, const char *dir, const struct entry *e,
 		close(fd);
 		pb_msg(detail, detail_len, "token.single_use: cannot set the "
 		    "expiry of %s/%s/%s: %s", dir, e->shard, e->name,
-		    errstr(err, eb, sizeof(eb)));
+		    pb_errstr(err, eb, sizeof(eb)));
 		return PB_CONFIG;
 	}
 	/* Nothing was written: close can only fail on file systems that
@@ -266,7 +259,7 @@ create_entry(int shardfd, const char *dir, const struct entry *e,
 		(void)unlinkat(shardfd, e->name, 0);
 		pb_msg(detail, detail_len, "token.single_use: cannot record "
 		    "the jti in %s/%s: %s", dir, e->shard,
-		    errstr(err, eb, sizeof(eb)));
+		    pb_errstr(err, eb, sizeof(eb)));
 		return PB_CONFIG;
 	}
 	return PB_OK;
@@ -289,7 +282,7 @@ open_shard(int dirfd, const char *dir, const struct entry *e, bool create,
 		return fd;
 	if (mkdirat(dirfd, e->shard, 0700) != 0 && errno != EEXIST) {
 		pb_msg(detail, detail_len, "token.single_use: cannot create "
-		    "%s: %s", path, errstr(errno, eb, sizeof(eb)));
+		    "%s: %s", path, pb_errstr(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	fd = open_store_dir(dirfd, e->shard, path, owner_rule, detail,
@@ -364,7 +357,7 @@ pb_replay_jti(const char *dir, const char *issuer, const char *jti,
 		} else if (shardfd >= 0 && errno != ENOENT) {
 			pb_msg(detail, detail_len, "token.single_use: cannot "
 			    "look up %s/%s/%s: %s", dir, e.shard, e.name,
-			    errstr(errno, eb, sizeof(eb)));
+			    pb_errstr(errno, eb, sizeof(eb)));
 			r = PB_CONFIG;
 		} else {
 			pb_msg(detail, detail_len, "jti not used on this host "

@@ -6,14 +6,14 @@
  * key verifies), decodes base64 leniently and accepts duplicate JSON
  * members. Here the header is parsed strictly, the algorithm must be one
  * the policy allows and fit the key, the signature is checked with
- * OpenSSL's RSA_verify or ECDSA_do_verify (lowlevel_crypto.h says why
+ * OpenSSL's RSA_verify or ECDSA_do_verify (sha256.h says why
  * not EVP), and only then is the payload even parsed.
  *
  * Every path that is not a complete success returns a refusal: an
  * allocation failure is a refused token, never an accepted one.
  */
 #include "config.h"
-#include "lowlevel_crypto.h"
+#include "sha256.h"
 
 #include <limits.h>
 #include <stdarg.h>

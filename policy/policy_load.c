@@ -33,6 +33,7 @@
 
 #include <yaml.h>
 
+#include "dynload.h"
 #include "msg.h"
 #include "policy_int.h"
 #include "trusted_file.h"
@@ -383,27 +384,16 @@ yaml_open(struct loader *l)
 		"yaml_parser_parse", "yaml_event_delete", "yaml_parser_delete",
 	};
 	struct yaml_api *y = l->yaml;
-	void *f[sizeof(names) / sizeof(names[0])];
-	const char *e;
-	size_t i;
+	pb_fn f[sizeof(names) / sizeof(names[0])];
+	char why[PB_MSG_MAX];
 
 	if (y->lib != NULL)
 		return 0;
-	y->lib = dlopen(LIBYAML_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (y->lib == NULL) {
-		e = dlerror();
-		return fail_at(l, 0, 0, "cannot read YAML: %s: %s "
-		    "(apt-get install libyaml-0-2)", LIBYAML_SONAME,
-		    e != NULL ? e : "dlopen failed");
-	}
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if ((f[i] = dlsym(y->lib, names[i])) == NULL) {
-			dlclose(y->lib);
-			y->lib = NULL;
-			return fail_at(l, 0, 0, "cannot read YAML: %s has no "
-			    "%s", LIBYAML_SONAME, names[i]);
-		}
-	}
+	y->lib = pb_dlopen_api(LIBYAML_SONAME, "libyaml-0-2", RTLD_NOW |
+	    RTLD_LOCAL, names, f, sizeof(names) / sizeof(names[0]), why,
+	    sizeof(why));
+	if (y->lib == NULL)
+		return fail_at(l, 0, 0, "cannot read YAML: %s", why);
 	y->parser_initialize = (int (*)(yaml_parser_t *))f[0];
 	y->parser_set_input_string = (void (*)(yaml_parser_t *,
 	    const unsigned char *, size_t))f[1];
@@ -594,7 +584,7 @@ read_file(struct loader *l, const char *path, char **out, size_t *outlen)
 			continue;
 		if (r < 0) {
 			fail(l, NULL, "cannot read: %s",
-			    strerror_r(errno, eb, sizeof(eb)));
+			    pb_errstr(errno, eb, sizeof(eb)));
 			goto out;
 		}
 		if (r == 0)
@@ -691,7 +681,7 @@ file_dir(struct loader *l, const struct node *n)
 	cwd = getcwd(NULL, 0);
 	if (cwd == NULL)
 		return fail(l, n, "cannot resolve a relative path: %s",
-		    strerror_r(errno, eb, sizeof(eb)));
+		    pb_errstr(errno, eb, sizeof(eb)));
 	if (slash == NULL) {
 		l->dir = cwd;
 		return 0;

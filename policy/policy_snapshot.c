@@ -30,7 +30,7 @@
  * str: u32 length, the bytes, a NUL; opt-str: u8 present, then a str.
  */
 #include "config.h"
-#include "lowlevel_crypto.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +50,7 @@
 #include "policy_int.h"
 #include "read_file.h"
 #include "trusted_file.h"
+#include "write_file.h"
 
 static const char magic[16] = "pbpolicysnap1\n\0";
 #define SNAP_MAX        (64u * 1024 * 1024)
@@ -184,57 +185,6 @@ put_rules(struct pb_buf *w, const struct pb_policy *pol)
 	}
 }
 
-/* Writes the whole file next to out and renames it into place, so a
- * login reads the old snapshot or the new one, never half of one. */
-static int
-write_atomic(const char *out, const char *data, size_t len, char *msg,
-    size_t msglen)
-{
-	char tmp[PATH_MAX], eb[128];
-	size_t off = 0;
-	int fd;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", out) >=
-	    sizeof(tmp)) {
-		pb_msg(msg, msglen, "%s: path too long", out);
-		return -1;
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		pb_msg(msg, msglen, "cannot create a file beside %s: %s", out,
-		    strerror_r(errno, eb, sizeof(eb)));
-		return -1;
-	}
-	if (fchmod(fd, 0644) != 0)
-		goto fail;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, out) != 0)
-		goto fail;
-	return 0;
-fail:
-	pb_msg(msg, msglen, "cannot write %s: %s", out,
-	    strerror_r(errno, eb, sizeof(eb)));
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
-}
-
 int
 pb_policy_compile(const char *path, char *msg, size_t msglen)
 {
@@ -242,7 +192,7 @@ pb_policy_compile(const char *path, char *msg, size_t msglen)
 	struct pb_policy *pol = NULL;
 	struct pb_error err;
 	struct pb_buf w = { NULL, 0, 0, false };
-	char out[PATH_MAX];
+	char out[PATH_MAX], why[PB_MSG_MAX];
 	uint64_t size;
 	size_t i;
 	int rc = -1;
@@ -286,8 +236,11 @@ pb_policy_compile(const char *path, char *msg, size_t msglen)
 	}
 	size = w.len;
 	memcpy(w.p + sizeof(magic) + 4, &size, sizeof(size));
-	rc = write_atomic(out, w.p, w.len, msg, msglen);
-	if (rc == 0)
+	/* A login reads the old snapshot or the new one, never half. */
+	if ((rc = pb_write_atomic_path(out, w.p, w.len, 0644, why,
+	    sizeof(why))) != 0)
+		pb_msg(msg, msglen, "%s: %s", out, why);
+	else
 		pb_msg(msg, msglen, "%s: %zu rules from %zu file%s, %zu bytes",
 		    out, pol->n_rules, src.n, src.n == 1 ? "" : "s", w.len);
 out:
@@ -676,7 +629,7 @@ slurp(const char *path, uid_t uid, size_t max, struct stat *st, size_t *len,
 		close(fd);
 	if (buf == NULL)
 		pb_msg(why, whylen, "%s: %s", path, fd < 0 ? w :
-		    strerror_r(e, eb, sizeof(eb)));
+		    pb_errstr(e, eb, sizeof(eb)));
 	errno = e;
 	return buf;
 }

@@ -74,10 +74,14 @@ slurp(const char *path, size_t *len)
 {
 	char *buf;
 	size_t n;
+	int fd;
 
-	if (pb_read_file(path, 8 * 1024 * 1024, &buf, &n) != 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return NULL;
-	if (len != NULL)
+	if (pb_read_fd(fd, NULL, 8 * 1024 * 1024, &buf, &n) != 0)
+		buf = NULL;
+	close(fd);
+	if (buf != NULL && len != NULL)
 		*len = n;
 	return buf;
 }

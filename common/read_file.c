@@ -1,7 +1,8 @@
 /*
- * read_file.c - reading a whole file, bounded: under the files a login
- * trusts (trusted_file.c, which judges them first), and the tool's token
- * and claims input.
+ * read_file.c - reading a whole descriptor, bounded: under the files a
+ * login trusts (trusted_file.c, which judges them first) and the tool's
+ * token and claims input; and the one openat(2) that retries when a
+ * signal interrupts it.
  */
 #include "config.h"
 
@@ -91,36 +92,12 @@ fail:
 }
 
 int
-pb_read_file(const char *path, size_t max, char **buf, size_t *len)
+pb_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
-	struct stat st;
-	int fd, saved;
+	int fd;
 
-	*buf = NULL;
-	*len = 0;
 	do {
-		/* O_NONBLOCK: a FIFO is refused below, not waited on. */
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		fd = openat(dirfd, name, flags, mode);
 	} while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) != 0)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
-	if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
-		errno = EFBIG;
-		goto fail;
-	}
-	if (pb_read_fd(fd, &st, max, buf, len) != 0)
-		goto fail;
-	close(fd);
-	return 0;
-fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
+	return fd;
 }

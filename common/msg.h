@@ -21,6 +21,9 @@ void pb_iso_time(char *buf, size_t len, long long t);
  * holds 2n + 1 bytes: the names of cache and replay files. */
 void pb_hex(const unsigned char *in, size_t n, char *out);
 
+/* strerror_r's message for e: buf, or a static string of glibc's. */
+const char *pb_errstr(int e, char *buf, size_t len);
+
 /* A growing byte string that remembers an allocation failure instead of
  * reporting each one, so a writer goes straight through and checks oom
  * once at the end. p is NUL-terminated after every put. Start from

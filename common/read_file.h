@@ -1,16 +1,13 @@
 /*
- * read_file.h - reading a whole file, bounded.
+ * read_file.h - reading a whole descriptor, bounded, and opening without
+ * losing to EINTR.
  */
 #ifndef PB_READ_FILE_H
 #define PB_READ_FILE_H
 
 #include <stddef.h>
 #include <sys/stat.h>
-
-/* Reads a whole regular file of at most max bytes into a malloc'd,
- * NUL-terminated buffer. Returns 0, or -1 with errno set (EFBIG when the
- * file is larger than max, EINVAL when it is not a regular file). */
-int pb_read_file(const char *path, size_t max, char **buf, size_t *len);
+#include <sys/types.h>
 
 /* Reads fd (a file, pipe or terminal) to its end, at most max bytes, into
  * a malloc'd, NUL-terminated buffer. st is fd's fstat when the caller has
@@ -19,5 +16,9 @@ int pb_read_file(const char *path, size_t max, char **buf, size_t *len);
  * read leaves no copy behind. */
 int pb_read_fd(int fd, const struct stat *st, size_t max, char **buf,
     size_t *len);
+
+/* openat(2), retried when a signal interrupts it. Every file the module
+ * and the tool open goes through here or pb_trusted_open. */
+int pb_openat(int dirfd, const char *name, int flags, mode_t mode);
 
 #endif

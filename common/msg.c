@@ -24,6 +24,13 @@ pb_msg(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+const char *
+pb_errstr(int e, char *buf, size_t len)
+{
+	/* GNU strerror_r returns the message, which may not be buf. */
+	return strerror_r(e, buf, len);
+}
+
 void
 pb_hex(const unsigned char *in, size_t n, char *out)
 {

@@ -1,7 +1,8 @@
 /*
- * lowlevel_crypto.h - included first, right after config.h, by the files
- * that call OpenSSL's low-level RSA, EC and SHA-2 functions (deprecated
- * since OpenSSL 3.0, still part of its API).
+ * sha256.h - SHA-256 of one buffer, and the switch that lets a file call
+ * OpenSSL's low-level RSA, EC and SHA-2 functions (deprecated since
+ * OpenSSL 3.0, still part of its API): included first, right after
+ * config.h, by every file that calls them.
  *
  * Why not EVP: a PostgreSQL backend is a fresh process per connection.
  * The first EVP_PKEY_fromdata, EVP_MD_fetch or EVP_DigestVerifyInit in a
@@ -16,8 +17,8 @@
  * building and the checks themselves change. The one-shot SHA256() is
  * no way out: in OpenSSL 3 it is EVP_Q_digest, a fetch.
  */
-#ifndef PB_LOWLEVEL_CRYPTO_H
-#define PB_LOWLEVEL_CRYPTO_H
+#ifndef PB_SHA256_H
+#define PB_SHA256_H
 
 #define OPENSSL_SUPPRESS_DEPRECATED
 

@@ -64,21 +64,9 @@ cannot(char *why, size_t whylen, const char *what, int err)
 {
 	char eb[128];
 
-	/* GNU strerror_r returns the message, which may not be eb. */
 	pb_msg(why, whylen, "cannot open%s%s: %s", what[0] ? " " : "", what,
-	    strerror_r(err, eb, sizeof(eb)));
+	    pb_errstr(err, eb, sizeof(eb)));
 	return refuse(err);
-}
-
-static int
-openat_retry(int dirfd, const char *name, int flags)
-{
-	int fd;
-
-	do {
-		fd = openat(dirfd, name, flags);
-	} while (fd < 0 && errno == EINTR);
-	return fd;
 }
 
 /* A directory on the way: owned by root or uid, and writable by no one
@@ -147,9 +135,9 @@ finish(int dirfd, const char *name, const struct stat *pst, unsigned flags,
 
 	if (judge_object(pst, flags, uid, why, whylen) != 0)
 		return -1;
-	fd = openat_retry(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	fd = pb_openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC | O_NOFOLLOW | ((flags & PB_TRUST_DIR) ?
-	    O_DIRECTORY : 0));
+	    O_DIRECTORY : 0), 0);
 	if (fd < 0)
 		return cannot(why, whylen, "", errno);
 	if (fstat(fd, st) != 0) {
@@ -198,8 +186,8 @@ to_root(struct walk *w)
 	struct stat st;
 	int fd, err;
 
-	if ((fd = openat_retry(AT_FDCWD, "/", O_PATH | O_DIRECTORY |
-	    O_CLOEXEC)) < 0)
+	if ((fd = pb_openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC, 0)) < 0)
 		return cannot(w->why, w->whylen, "/", errno);
 	if (fstat(fd, &st) != 0 || judge_dir(&st, "/", w->uid, w->why,
 	    w->whylen) != 0) {
@@ -307,7 +295,7 @@ step(struct walk *w, const char *name)
 	struct stat pst;
 	int pfd, err;
 
-	pfd = openat_retry(w->dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	pfd = pb_openat(w->dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (pfd < 0) {
 		err = errno;
 		snprintf(dir, sizeof(dir), "%s", w->where);
@@ -456,6 +444,6 @@ pb_read_trusted(const char *path, unsigned flags, uid_t uid, size_t max,
 		pb_msg(why, whylen, "larger than %zu bytes", max);
 	else if (err != 0)
 		pb_msg(why, whylen, "cannot read: %s",
-		    strerror_r(err, eb, sizeof(eb)));
+		    pb_errstr(err, eb, sizeof(eb)));
 	return err == 0 ? 0 : refuse(err);
 }
