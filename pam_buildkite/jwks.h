@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "policy.h"
+#include "policy_config.h"
 #include "reason.h"
 
 #define PB_JWKS_MAX_BYTES (256 * 1024)

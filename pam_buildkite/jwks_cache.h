@@ -19,7 +19,7 @@
 #include <sys/types.h>
 
 #include "jwks.h"
-#include "policy.h"
+#include "policy_config.h"
 #include "reason.h"
 
 /* At most one unknown-kid refetch per this many seconds per cache. */

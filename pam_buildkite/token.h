@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "jwks.h"
-#include "policy.h"
+#include "policy_config.h"
 #include "reason.h"
 
 #define PB_TOKEN_MAX_BYTES (16 * 1024)
