@@ -18,14 +18,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -202,7 +200,7 @@ run_cmd(const char *argv[], char *out, size_t outlen)
 }
 
 /* Child checks: run fn in a child process (which may drop privileges or
- * mount file systems), which reports "1 name", "0 name" or "S why name"
+ * turn faults on), which reports "1 name", "0 name" or "S why name"
  * lines on a pipe; each becomes a check here. */
 static int child_fd = -1;
 
@@ -218,12 +216,6 @@ cok(int pass, const char *fmt, ...)
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	dprintf(child_fd, "%s\n", line);
-}
-
-static void
-cskip(const char *what, const char *why)
-{
-	dprintf(child_fd, "S %s\t%s\n", why, what);
 }
 
 static void
@@ -759,61 +751,44 @@ test_unwritable(void)
 	chmod(store, 0700);
 }
 
-/* In a mount namespace of its own (root only): a tmpfs made read-only,
- * and one with no inodes left. */
+/* A read-only replay_dir, and one on a file system with no inodes left:
+ * the faults tests/fault_inject.c (linked into this test) gives the C
+ * library calls, so they need no mount and no privileges. In a child,
+ * so the environment that turns them on dies with it. */
 static void
-mount_child(void *arg)
+fault_child(void *arg)
 {
 	const char *base = arg;
-	char mnt[TMP_LEN + 64], store[STORE_LEN], d[1200], j[32];
+	char store[STORE_LEN], d[1200], j[32];
 	long long now = (long long)time(NULL);
 	enum pb_reason r = PB_OK;
 	int i, recorded = 0;
 
-	if (unshare(CLONE_NEWNS) != 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-		cskip("read-only replay_dir: config error",
-		    "cannot make a mount namespace");
-		cskip("full replay_dir: config error",
-		    "cannot make a mount namespace");
-		return;
-	}
-	snprintf(mnt, sizeof(mnt), "%s/mnt-ro", base);
-	mkdir(mnt, 0755);
-	if (mount("pbtest", mnt, "tmpfs", 0, "size=256k,mode=0755") != 0) {
-		cskip("read-only replay_dir: config error",
-		    "cannot mount a tmpfs");
-		cskip("full replay_dir: config error", "cannot mount a tmpfs");
-		return;
-	}
-	snprintf(store, sizeof(store), "%s/store", mnt);
+	snprintf(store, sizeof(store), "%s/store-ro", base);
 	mkdir(store, 0700);
 	r = rec(store, "ro-1", now + 60, now, d, sizeof(d));
-	cok(r == PB_OK, "tmpfs: a jti is recorded");
-	if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0) {
-		cok(0, "remount read-only: %s", strerror(errno));
-		return;
-	}
+	cok(r == PB_OK, "a jti is recorded before the fault (%s)", d);
+	setenv("PB_FAULT_ROFS", store, 1);
 	r = rec(store, "ro-2", now + 60, now, d, sizeof(d));
 	cok(r == PB_CONFIG && strstr(d, "Read-only file system") != NULL &&
 	    strstr(d, store) != NULL,
-	    "read-only replay_dir: config error naming it (%s)", d);
+	    "read-only replay_dir: config error naming it (expected "
+	    "PB_CONFIG and EROFS, got reason %d: %s)", (int)r, d);
 	r = rec(store, "ro-1", now + 60, now, d, sizeof(d));
 	cok(r == PB_REPLAY, "... and the jti recorded before is still "
-	    "refused as replay (%s)", d);
-	umount(mnt);
+	    "refused as replay (expected PB_REPLAY, got reason %d: %s)",
+	    (int)r, d);
+	unsetenv("PB_FAULT_ROFS");
 
-	snprintf(mnt, sizeof(mnt), "%s/mnt-full", base);
-	mkdir(mnt, 0755);
-	if (mount("pbtest", mnt, "tmpfs", 0,
-	    "size=256k,nr_inodes=12,mode=0755") != 0) {
-		cskip("full replay_dir: config error",
-		    "cannot mount a tmpfs with nr_inodes");
-		return;
-	}
-	snprintf(store, sizeof(store), "%s/store", mnt);
+	snprintf(store, sizeof(store), "%s/store-full", base);
 	mkdir(store, 0700);
-	for (i = 0; i < 64; i++) {
+	for (i = 0; i < 3; i++) {
+		snprintf(j, sizeof(j), "full-%d", i);
+		if (rec(store, j, now + 60, now, d, sizeof(d)) == PB_OK)
+			recorded++;
+	}
+	setenv("PB_FAULT_NOINODES", store, 1);
+	for (i = 3; i < 64; i++) {
 		snprintf(j, sizeof(j), "full-%d", i);
 		r = rec(store, j, now + 60, now, d, sizeof(d));
 		if (r != PB_OK)
@@ -821,26 +796,22 @@ mount_child(void *arg)
 		recorded++;
 	}
 	cok(r == PB_CONFIG && strstr(d, "No space left on device") != NULL,
-	    "full replay_dir (after %d entries): config error (%s)",
-	    recorded, d);
+	    "full replay_dir (after %d entries): config error (expected "
+	    "PB_CONFIG and ENOSPC, got reason %d: %s)", recorded, (int)r, d);
 	cok(look(store, j, now, d, sizeof(d)) == PB_OK,
 	    "... the refused jti was not recorded");
-	cok(recorded > 0 && rec(store, "full-0", now + 60, now, d,
-	    sizeof(d)) == PB_REPLAY,
-	    "... and the ones before are still refused as replay");
-	umount(mnt);
+	r = rec(store, "full-0", now + 60, now, d, sizeof(d));
+	cok(recorded == 3 && r == PB_REPLAY,
+	    "... and the ones before are still refused as replay (expected "
+	    "3 recorded and PB_REPLAY, got %d and reason %d)", recorded,
+	    (int)r);
+	unsetenv("PB_FAULT_NOINODES");
 }
 
 static void
-test_mounts(void)
+test_faults(void)
 {
-	if (!root) {
-		skip("read-only replay_dir: config error",
-		    "needs root (mount)");
-		skip("full replay_dir: config error", "needs root (mount)");
-		return;
-	}
-	in_child(mount_child, tmp, "mounts");
+	in_child(fault_child, tmp, "faults");
 }
 
 /* ------------------------------------------------------- concurrency */
@@ -1215,7 +1186,7 @@ main(int argc, char **argv)
 	test_sweep();
 	test_dirs();
 	test_unwritable();
-	test_mounts();
+	test_faults();
 	test_race();
 	test_login();
 
