@@ -106,6 +106,7 @@ token:
   audience: postgres://db.test
   organization: acme-inc
   algorithms: [RS256, ES256]
+  max_lifetime: 1d
 jwks:
   file: $TMP/jwks.json
 rules:
@@ -139,7 +140,16 @@ POLICY
 }
 
 # mint ARGS... : a token for the fixture audience and organization.
+# Test tokens live a day (TOKEN_LIFETIME), and the policies of the tests
+# accept that (write_policy's max_lifetime: 1d): a token minted at the
+# start of a test must not expire because a loaded machine ran the test
+# slowly. --lifetime or --expired given by the caller win.
+TOKEN_LIFETIME=86400
 mint() {
+	case " $* " in
+	*" --lifetime "* | *" --expired "*) ;;
+	*) set -- --lifetime "$TOKEN_LIFETIME" "$@" ;;
+	esac
 	"$MINT" sign --aud postgres://db.test --org acme-inc "$@"
 }
 

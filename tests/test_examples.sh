@@ -449,8 +449,9 @@ if [ "$have_pam" = 1 ]; then
 			authenticate acct_mgmt 2>&1)
 		rc=$?
 	}
+	# The example policy keeps the default max_lifetime (15m).
 	tok=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.example.com \
-		--set step_key='"test"' --set build_source='"webhook"')
+		--lifetime 900 --set step_key='"test"' --set build_source='"webhook"')
 	pamex "$tok" ci_reader
 	ok $rc "the example service file admits a test step as ci_reader"
 	echo "$out" | grep -q 'account management done'

@@ -20,6 +20,7 @@ version: 1
 token:
   audience: postgres://db.test
   organization: acme-inc
+  max_lifetime: 1d
 jwks:
   file: $TMP/jwks.json
 rules:

@@ -119,16 +119,16 @@ version: 1
 ${1:-jwks:
   file: $TMP/jwks.json}
 token:
+  max_lifetime: 1d
   audience: postgres://db.test
   organization: acme-inc
 HEAD
 }
 
 # Used from here to the end, which takes minutes on a loaded machine:
-# the longest lifetime the default max_lifetime (15m) accepts, rather
-# than mint's 5 minutes, so no later section sees it expire.
-good=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --lifetime 900)
-forged=$(mint --key "$TMP/evil.pem" --kid rsa-1 --lifetime 900)
+# a day's lifetime (lib.sh's mint), which every policy here accepts.
+good=$(mint --key "$TMP/rsa.pem" --kid rsa-1)
+forged=$(mint --key "$TMP/evil.pem" --kid rsa-1)
 
 # ------------------------------------------------ 1. no policy file
 
