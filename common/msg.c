@@ -86,3 +86,63 @@ pb_buf_put(struct pb_buf *b, const void *s, size_t n)
 	b->len += n;
 	b->p[b->len] = '\0';
 }
+
+void
+pb_quote(char *buf, size_t buflen, const char *s, size_t len, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i, cut = len;
+	bool truncated = false;
+
+	if (buflen == 0)
+		return;
+	if (cut > max) {
+		cut = max;
+		/* do not end in the middle of a UTF-8 sequence */
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+			cut--;
+		truncated = true;
+	}
+	/* room for the closing quote, "..." and the NUL */
+	if (buflen < 6) {
+		buf[0] = '\0';
+		return;
+	}
+	buf[o++] = '"';
+	for (i = 0; i < cut; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[5];
+		size_t n;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else if (c == '\n' || c == '\t' || c == '\r') {
+			esc[0] = '\\';
+			esc[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			n = 2;
+		} else if (c < 0x20 || c == 0x7f) {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[c >> 4];
+			esc[3] = hex[c & 0xf];
+			n = 4;
+		} else {
+			esc[0] = (char)c;
+			n = 1;
+		}
+		if (o + n + 5 > buflen) {
+			truncated = true;
+			break;
+		}
+		memcpy(buf + o, esc, n);
+		o += n;
+	}
+	buf[o++] = '"';
+	if (truncated) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+}

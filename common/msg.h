@@ -24,6 +24,12 @@ void pb_hex(const unsigned char *in, size_t n, char *out);
 /* strerror_r's message for e: buf, or a static string of glibc's. */
 const char *pb_errstr(int e, char *buf, size_t len);
 
+/* Writes s (len bytes) into buf as a double-quoted string with control
+ * characters, quotes and backslashes escaped, cut short with "..." when
+ * it does not fit in max bytes of input. Always NUL-terminates. */
+void pb_quote(char *buf, size_t buflen, const char *s, size_t len,
+    size_t max);
+
 /* A growing byte string that remembers an allocation failure instead of
  * reporting each one, so a writer goes straight through and checks oom
  * once at the end. p is NUL-terminated after every put. Start from

@@ -1,6 +1,6 @@
 /*
  * fuzz_snapshot.c - fuzz target: the input is a compiled policy
- * (POLICY.compiled, policy/policy_snapshot.c) beside a fixed, valid
+ * (POLICY.compiled, policy/policy_snapshot.h) beside a fixed, valid
  * policy. The first byte chooses the form: even, the rest follows a
  * correct header and source section (the policy's SHA-256), so the
  * fuzzer works on the config and the rules; odd, the rest is the whole

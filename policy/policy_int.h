@@ -1,8 +1,9 @@
 /*
  * policy_int.h - the policy backend's private structures.
  *
- * Shared by policy_load.c, which builds them from YAML, and
- * policy_match.c, which compiles patterns and answers the decision.
+ * Built by the loader (policy_load.c and the schema files) or the
+ * snapshot reader, compiled and matched by policy_pattern.c,
+ * policy_roles.c and policy_cidr.c, judged by policy_decide.c.
  * Nothing outside policy/ includes this file.
  */
 #ifndef PB_POLICY_INT_H
@@ -110,17 +111,14 @@ int pb_policy_parse_keep(const char *path, uid_t uid, struct pb_sources *keep,
     struct pb_policy **out, struct pb_error *err);
 void pb_sources_free(struct pb_sources *s);
 
-/* policy_snapshot.c: the rules of path's snapshot when the policy and
- * its includes are the files it was made from; with role, only the rules
- * that bear on it (pb_policy_load_for). Returns 0 and sets *out;
- * 1 when there is no snapshot; -1 when it is stale or unusable, with
- * why. */
-int pb_snapshot_load(const char *path, uid_t uid, const char *role,
-    struct pb_policy **out, char *why, size_t whylen);
-
-/* policy_match.c: a condition's truth for one login. PB_UNDECIDED: this
+/* policy_pattern.c: a condition's truth for one login. PB_UNDECIDED: this
  * login cannot tell (policy_decide.c says what follows from that). */
 enum pb_truth { PB_FALSE, PB_TRUE, PB_UNDECIDED };
+
+/* Glob p (plen bytes) against s (slen bytes): the byte star matches any
+ * run of bytes, everything else itself. */
+bool pb_glob_star(const char *p, size_t plen, const char *s, size_t slen,
+    char star);
 
 /* Against v (len bytes, NUL-terminated, no other NUL): a pb_truth, or -1
  * when a regex cannot be compiled now. msg says why for PB_UNDECIDED and
@@ -157,7 +155,8 @@ struct pb_addr {
 bool pb_addr_parse(const char *rhost, struct pb_addr *a);
 bool pb_cidr_contains(const struct pb_cidr *c, const struct pb_addr *a);
 
-/* policy_match.c: compilation helpers the loader calls. Each returns 0,
+/* Compilation helpers the loader calls (policy_pattern.c,
+ * policy_cidr.c, policy_roles.c, policy_claims.c). Each returns 0,
  * or -1 with a plain-words reason in msg (which says "out of memory"
  * when that was the cause). */
 int pb_pattern_add(struct pb_pattern *p, const char *item, size_t len,
@@ -203,10 +202,5 @@ int pb_ere_translate(const char *re, size_t len, char *out, size_t cap,
  * when there is none to be sure of. */
 void pb_regex_must(const char *re, size_t len, size_t *off, size_t *mlen);
 
-/* Writes s (len bytes) into buf as a double-quoted string with control
- * characters, quotes and backslashes escaped, cut short with "..." when
- * it does not fit in max bytes of input. Always NUL-terminates. */
-void pb_quote(char *buf, size_t buflen, const char *s, size_t len,
-    size_t max);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "msg.h"
 #include "policy_load.h"
+#include "policy_snapshot.h"
 
 int
 pb_policy_parse_keep(const char *path, uid_t uid, struct pb_sources *keep,

@@ -92,3 +92,25 @@ pb_policy_config(const struct pb_policy *pol)
 {
 	return pol ? &pol->cfg : NULL;
 }
+
+void
+pb_rule_free(struct pb_rule *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	free(r->name);
+	free(r->where);
+	for (i = 0; i < r->n_conds; i++) {
+		free(r->conds[i].claim);
+		pb_pattern_free(&r->conds[i].pat);
+	}
+	free(r->conds);
+	free(r->from);
+	free(r->from_display);
+	for (i = 0; i < r->n_roles; i++)
+		free(r->roles[i].text);
+	free(r->roles);
+	memset(r, 0, sizeof(*r));
+}

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg.h"
 #include "policy.h"
 #include "policy_int.h"
 #include "regex_values.h"

@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "msg.h"
 #include "policy.h"
 #include "policy_int.h"
 #include "policy_claims.h"

@@ -1,33 +1,8 @@
 /*
- * policy_snapshot.c - the compiled policy: the rules as the loader built
- * them, with the SHA-256 of the YAML files they came from.
- *
- * Every login reads the policy, and a 10,000-rule file takes libyaml
- * alone 15 ms to parse. `pam-buildkite compile` writes POLICY.compiled
- * after a full load; a login reads the YAML files (the source of truth,
- * as always: it hashes them) and, when they are the ones the snapshot
- * was made from, takes the rules from the snapshot instead of parsing
- * them again, only those that can cover the role it asks for
- * (get_rules). Any difference, a missing or unusable snapshot, and the
- * login parses the YAML as if there were none: the snapshot changes how
- * fast a decision is made, never which.
- *
- * Trust: the snapshot must belong to the owner of the policy file and be
- * writable by nobody else, so whoever can change it could change the
- * policy itself. The module never writes it.
- *
- * Format (integers in host order; the file never leaves its host):
- *   magic, u32 0x01020304, u64 file size
- *   u32 number of sources, opt-str include pattern
- *   per source: str path, u64 size, SHA-256 of the content (the policy
- *     first, then the include's matches in glob order)
- *   config: the fields of struct pb_config
- *   u32 totals of rules, conditions, items, CIDRs, roles
- *   per rule: str name, u8 deny, u32 conditions (str claim,
- *     str label, str display, u32 items (u8 neg, u8 regex, str text)),
- *     u32 CIDRs (u8 family, 16 bytes, u32 prefix), opt-str from display,
- *     u32 roles (str text)
- * str: u32 length, the bytes, a NUL; opt-str: u8 present, then a str.
+ * policy_snapshot_read.c - a login's use of the compiled policy: the
+ * snapshot (format in policy_snapshot.h) is read only when it is
+ * trusted as the policy is and the YAML files hash to what it was made
+ * from; then only the rules that can cover the role asked for are built.
  */
 #include "config.h"
 #include "sha256.h"
@@ -44,213 +19,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
 
-#include "msg.h"
-#include "policy_int.h"
+#include "policy.h"
+#include "policy_snapshot.h"
 #include "read_file.h"
 #include "trusted_file.h"
-#include "write_file.h"
 
-static const char magic[16] = "pbpolicysnap1\n\0";
-#define SNAP_MAX        (64u * 1024 * 1024)
-
-/* ------------------------------------------------------------ writing */
-
-static void
-put_u8(struct pb_buf *w, unsigned v)
-{
-	unsigned char c = (unsigned char)v;
-
-	pb_buf_put(w, &c, 1);
-}
-
-static void
-put_u32(struct pb_buf *w, size_t v)
-{
-	uint32_t u = (uint32_t)v;
-
-	if (v > UINT32_MAX)
-		w->oom = true;
-	pb_buf_put(w, &u, sizeof(u));
-}
-
-static void
-put_i64(struct pb_buf *w, long long v)
-{
-	int64_t i = v;
-
-	pb_buf_put(w, &i, sizeof(i));
-}
-
-static void
-put_strn(struct pb_buf *w, const char *s, size_t len)
-{
-	put_u32(w, len);
-	pb_buf_put(w, s, len);
-	put_u8(w, 0);
-}
-
-static void
-put_str(struct pb_buf *w, const char *s)
-{
-	put_strn(w, s, strlen(s));
-}
-
-static void
-put_opt(struct pb_buf *w, const char *s)
-{
-	put_u8(w, s != NULL);
-	if (s != NULL)
-		put_str(w, s);
-}
-
-static void
-put_config(struct pb_buf *w, const struct pb_config *c)
-{
-	size_t i;
-
-	put_str(w, c->token.issuer);
-	put_u32(w, c->token.n_audiences);
-	for (i = 0; i < c->token.n_audiences; i++)
-		put_str(w, c->token.audiences[i]);
-	put_str(w, c->token.organization);
-	put_opt(w, c->token.organization_id);
-	put_u32(w, c->token.algorithms);
-	put_i64(w, c->token.leeway);
-	put_i64(w, c->token.max_lifetime);
-	put_u8(w, c->token.single_use);
-	put_opt(w, c->token.replay_dir);
-	put_opt(w, c->jwks.url);
-	put_opt(w, c->jwks.file);
-	put_opt(w, c->jwks.cache);
-	put_i64(w, c->jwks.refresh);
-	put_i64(w, c->jwks.max_stale);
-	put_i64(w, c->jwks.timeout);
-	put_opt(w, c->jwks.ca_file);
-	put_u8(w, c->jwks.writer == PB_WRITER_TOOL);
-	put_u8(w, c->audit.format == PB_AUDIT_JSON);
-	put_i64(w, c->audit.facility);
-}
-
-static void
-put_rules(struct pb_buf *w, const struct pb_policy *pol)
-{
-	size_t i, j, k, conds = 0, items = 0, cidrs = 0, roles = 0;
-
-	for (i = 0; i < pol->n_rules; i++) {
-		const struct pb_rule *r = &pol->rules[i];
-
-		conds += r->n_conds;
-		for (j = 0; j < r->n_conds; j++)
-			items += r->conds[j].pat.n;
-		cidrs += r->n_from;
-		roles += r->n_roles;
-	}
-	put_u32(w, pol->n_rules);
-	put_u32(w, conds);
-	put_u32(w, items);
-	put_u32(w, cidrs);
-	put_u32(w, roles);
-	for (i = 0; i < pol->n_rules; i++) {
-		const struct pb_rule *r = &pol->rules[i];
-
-		put_str(w, r->name);
-		put_u8(w, r->deny);
-		put_u32(w, r->n_conds);
-		for (j = 0; j < r->n_conds; j++) {
-			const struct pb_cond *c = &r->conds[j];
-
-			put_str(w, c->claim);
-			put_str(w, c->label);
-			put_str(w, c->pat.display);
-			put_u32(w, c->pat.n);
-			for (k = 0; k < c->pat.n; k++) {
-				put_u8(w, c->pat.items[k].neg);
-				put_u8(w, c->pat.items[k].is_re);
-				put_strn(w, c->pat.items[k].text,
-				    c->pat.items[k].len);
-			}
-		}
-		put_u32(w, r->n_from);
-		for (j = 0; j < r->n_from; j++) {
-			put_u8(w, r->from[j].family == AF_INET6 ? 6 : 4);
-			pb_buf_put(w, r->from[j].addr, sizeof(r->from[j].addr));
-			put_u32(w, r->from[j].prefix);
-		}
-		put_opt(w, r->from_display);
-		put_u32(w, r->n_roles);
-		for (j = 0; j < r->n_roles; j++)
-			put_strn(w, r->roles[j].text, r->roles[j].len);
-	}
-}
-
-int
-pb_policy_compile(const char *path, char *msg, size_t msglen)
-{
-	struct pb_sources src = { NULL, 0, NULL };
-	struct pb_policy *pol = NULL;
-	struct pb_error err;
-	struct pb_buf w = { NULL, 0, 0, false };
-	char out[PATH_MAX], why[PB_MSG_MAX];
-	uint64_t size;
-	size_t i;
-	int rc = -1;
-
-	if (path == NULL || path[0] != '/') {
-		pb_msg(msg, msglen, "give the policy's absolute path, as the "
-		    "PAM service file names it");
-		return -1;
-	}
-	if ((size_t)snprintf(out, sizeof(out), "%s%s", path,
-	    PB_SNAPSHOT_SUFFIX) >= sizeof(out)) {
-		pb_msg(msg, msglen, "%s: path too long", path);
-		return -1;
-	}
-	if (pb_policy_parse_keep(path, geteuid(), &src, &pol, &err) < 0) {
-		pb_msg(msg, msglen, "%s", err.text);
-		goto out;
-	}
-	pb_buf_put(&w, magic, sizeof(magic));
-	put_u32(&w, 0x01020304u);
-	size = 0;
-	pb_buf_put(&w, &size, sizeof(size));
-	put_u32(&w, src.n);
-	put_opt(&w, src.include);
-	for (i = 0; i < src.n; i++) {
-		unsigned char md[32];
-		uint64_t len = src.v[i].len;
-
-		if (pb_sha256(src.v[i].data, src.v[i].len, md) != 0)
-			w.oom = true;
-		put_str(&w, src.v[i].path);
-		pb_buf_put(&w, &len, sizeof(len));
-		pb_buf_put(&w, md, sizeof(md));
-	}
-	put_config(&w, &pol->cfg);
-	put_rules(&w, pol);
-	if (w.oom || w.len > SNAP_MAX) {
-		pb_msg(msg, msglen, "%s: the snapshot would exceed %u bytes "
-		    "(or out of memory)", path, SNAP_MAX);
-		goto out;
-	}
-	size = w.len;
-	memcpy(w.p + sizeof(magic) + 4, &size, sizeof(size));
-	/* A login reads the old snapshot or the new one, never half. */
-	if ((rc = pb_write_atomic_path(out, w.p, w.len, 0644, why,
-	    sizeof(why))) != 0)
-		pb_msg(msg, msglen, "%s: %s", out, why);
-	else
-		pb_msg(msg, msglen, "%s: %zu rules from %zu file%s, %zu bytes",
-		    out, pol->n_rules, src.n, src.n == 1 ? "" : "s", w.len);
-out:
-	free(w.p);
-	pb_policy_free(pol);
-	pb_sources_free(&src);
-	return rc;
-}
-
-/* ------------------------------------------------------------ reading */
 
 /* A cursor over the snapshot. Every read is bounds-checked; the first
  * failure sets bad and every later read returns zeros, so the parser
@@ -420,7 +194,7 @@ get_config(struct rd *r, struct pb_config *c)
  * (NULL: every rule does). A rule bears on the roles it lists, on every
  * role when it lists none (a deny rule) or when one of its roles is a
  * template, which may expand to anything: the same rules that
- * rule_covers (policy_match.c) could find covering the role, and more. */
+ * rule_covers (policy_decide.c) could find covering the role, and more. */
 static bool
 skim_rule(struct rd *r, const char *role, size_t rolelen, size_t n[4])
 {
@@ -739,7 +513,7 @@ pb_snapshot_load(const char *path, uid_t uid, const char *role,
 {
 	struct pb_snapmem *m = NULL;
 	struct pb_policy *pol = NULL;
-	char snap[PATH_MAX], head[sizeof(magic)];
+	char snap[PATH_MAX], head[sizeof(PB_SNAP_MAGIC)];
 	struct stat st, main_st;
 	struct rd r;
 	uint64_t size;
@@ -753,15 +527,15 @@ pb_snapshot_load(const char *path, uid_t uid, const char *role,
 		    "is compiled");
 		return -1;
 	}
-	buf = slurp(snap, uid, SNAP_MAX, &st, &len, why, whylen);
+	buf = slurp(snap, uid, PB_SNAP_MAX, &st, &len, why, whylen);
 	if (buf == NULL)
 		return errno == ENOENT ? 1 : -1;
 	r.p = buf;
 	r.end = buf + len;
 	r.bad = false;
 	take(&r, head, sizeof(head));
-	if (r.bad || memcmp(head, magic, sizeof(magic)) != 0 ||
-	    get_u32(&r) != 0x01020304u || !take(&r, &size, sizeof(size)) ||
+	if (r.bad || memcmp(head, PB_SNAP_MAGIC, sizeof(head)) != 0 ||
+	    get_u32(&r) != PB_SNAP_ORDER || !take(&r, &size, sizeof(size)) ||
 	    size != len) {
 		pb_msg(why, whylen, "%s: not a snapshot this version reads",
 		    snap);
