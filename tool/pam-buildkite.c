@@ -35,9 +35,9 @@
 #include <jansson.h>
 
 #include "authn.h"
-#include "b64url.h"
 #include "check_files.h"
 #include "jwks_cache.h"
+#include "jws.h"
 #include "msg.h"
 #include "policy.h"
 #include "read_file.h"
@@ -187,12 +187,6 @@ wipe_free(char *buf, size_t len)
 		return;
 	explicit_bzero(buf, len);
 	free(buf);
-}
-
-static bool
-is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* --------------------------------------------------------- policy */
@@ -784,35 +778,27 @@ out:
 
 /* ---------------------------------------------------------- decode */
 
-/* Decodes one part into a JSON object, with the verifier's strictness:
- * strict base64url, no duplicate members, nothing after the object. */
+/* Decodes one part into a JSON object, with the verifier's strictness
+ * (jws.h): strict base64url, no duplicate members, nothing after the
+ * object. */
 static json_t *
 decode_part(const char *part, size_t len, const char *name)
 {
-	unsigned char *raw = NULL;
+	enum pb_jws_err err;
 	json_error_t jerr;
-	size_t raw_len;
 	json_t *obj;
 
-	if (pb_b64url_decode(part, len, &raw, &raw_len) != 0) {
+	obj = pb_jws_object(part, len, &err, &jerr);
+	if (err == PB_JWS_BASE64) {
 		fprintf(stderr, PROG ": the %s is not strict unpadded "
 		    "base64url\n", name);
-		return NULL;
-	}
-	obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES,
-	    &jerr);
-	free(raw);
-	if (obj == NULL) {
+	} else if (err == PB_JWS_JSON) {
 		fprintf(stderr, PROG ": the %s is not valid JSON (column %d: ",
 		    name, jerr.column);
 		put_text(stderr, jerr.text);
 		fputs(")\n", stderr);
-		return NULL;
-	}
-	if (!json_is_object(obj)) {
+	} else if (err == PB_JWS_NOT_OBJECT) {
 		fprintf(stderr, PROG ": the %s is not a JSON object\n", name);
-		json_decref(obj);
-		return NULL;
 	}
 	return obj;
 }
@@ -825,8 +811,9 @@ cmd_decode(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *token_file = NULL, *p, *d1, *d2;
+	const char *token_file = NULL, *p;
 	json_t *hdr = NULL, *claims = NULL, *o = NULL;
+	struct pb_jws jws;
 	char *tok = NULL, *dump = NULL;
 	size_t tok_len = 0, len;
 	int c, status = 1;
@@ -851,27 +838,18 @@ cmd_decode(int argc, char **argv)
 		return 1;
 	p = tok;
 	len = strnlen(tok, tok_len);
-	while (len > 0 && is_ws(p[0])) {
-		p++;
-		len--;
-	}
-	while (len > 0 && is_ws(p[len - 1]))
-		len--;
+	pb_jws_trim(&p, &len);
 	if (len == 0) {
 		fputs(PROG ": no token\n", stderr);
 		goto out;
 	}
-	d1 = memchr(p, '.', len);
-	d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - p)) :
-	    NULL;
-	if (d1 == NULL || d2 == NULL ||
-	    memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - p)) != NULL) {
+	if (pb_jws_split(p, len, &jws) != 0) {
 		fputs(PROG ": not a token: a token is three dot-separated "
 		    "parts\n", stderr);
 		goto out;
 	}
-	if ((hdr = decode_part(p, (size_t)(d1 - p), "header")) == NULL ||
-	    (claims = decode_part(d1 + 1, (size_t)(d2 - d1 - 1),
+	if ((hdr = decode_part(jws.header, jws.header_len, "header")) ==
+	    NULL || (claims = decode_part(jws.payload, jws.payload_len,
 	    "payload")) == NULL)
 		goto out;
 	o = json_pack("{s:O, s:O}", "header", hdr, "claims", claims);
