@@ -57,14 +57,14 @@ pb_authn_decide(const struct pb_policy *pol, const json_t *claims,
  * the first one's detail plus why there was no second. */
 static enum pb_reason
 retry_new_keys(const char *token, size_t len, const struct pb_config *cfg,
-    long long now, pb_step_fn step, void *step_ctx, struct pb_jwks **jwks,
-    struct pb_authn *out)
+    long long now, long long keys_now, pb_step_fn step, void *step_ctx,
+    struct pb_jwks **jwks, struct pb_authn *out)
 {
 	struct pb_jwks *fresh = NULL;
 	char why[sizeof(out->detail)];
 	enum pb_reason r;
 
-	r = pb_keys_refresh_for_kid(cfg, &fresh, why, sizeof(why));
+	r = pb_keys_refresh_for_kid(cfg, keys_now, &fresh, why, sizeof(why));
 	if (step != NULL) {
 		char what[sizeof(why) + 64];
 
@@ -110,9 +110,12 @@ single_use(const struct pb_config *cfg, long long now, bool record,
 	return r;
 }
 
+/* The token is judged at now, the key cache at keys_now (the same but
+ * for explain's --now). */
 static enum pb_reason
 run(const struct pb_policy *pol, const char *token, size_t len,
-    const char *role, const char *rhost, long long now, bool record,
+    const char *role, const char *rhost, long long now, long long keys_now,
+    bool record,
     pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,
     struct pb_authn *out)
 {
@@ -121,7 +124,8 @@ run(const struct pb_policy *pol, const char *token, size_t len,
 	enum pb_reason reason;
 
 	memset(out, 0, sizeof(*out));
-	reason = pb_keys_get(cfg, &jwks, out->detail, sizeof(out->detail));
+	reason = pb_keys_get(cfg, keys_now, &jwks, out->detail,
+	    sizeof(out->detail));
 	if (step != NULL) {
 		char what[sizeof(out->detail) + 64];
 
@@ -149,8 +153,8 @@ run(const struct pb_policy *pol, const char *token, size_t len,
 	    out->detail, sizeof(out->detail), step, step_ctx);
 	if (reason == PB_UNKNOWN_KEY && cfg->jwks.url != NULL &&
 	    cfg->jwks.file == NULL)
-		reason = retry_new_keys(token, len, cfg, now, step, step_ctx,
-		    &jwks, out);
+		reason = retry_new_keys(token, len, cfg, now, keys_now, step,
+		    step_ctx, &jwks, out);
 	pb_jwks_free(jwks);
 	if (reason != PB_OK)
 		return reason;
@@ -165,11 +169,11 @@ run(const struct pb_policy *pol, const char *token, size_t len,
 enum pb_reason
 pb_authn_explain(const struct pb_policy *pol, const char *token,
     size_t len, const char *role, const char *rhost, long long now,
-    pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,
-    struct pb_authn *out)
+    long long keys_now, pb_step_fn step, void *step_ctx, pb_trace_fn trace,
+    void *trace_ctx, struct pb_authn *out)
 {
-	return run(pol, token, len, role, rhost, now, false, step, step_ctx,
-	    trace, trace_ctx, out);
+	return run(pol, token, len, role, rhost, now, keys_now, false, step,
+	    step_ctx, trace, trace_ctx, out);
 }
 
 enum pb_reason
@@ -177,8 +181,8 @@ pb_authn_run(const struct pb_policy *pol, const char *token, size_t len,
     const char *role, const char *rhost, long long now, pb_trace_fn trace,
     void *trace_ctx, struct pb_authn *out)
 {
-	return run(pol, token, len, role, rhost, now, true, NULL, NULL, trace,
-	    trace_ctx, out);
+	return run(pol, token, len, role, rhost, now, now, true, NULL, NULL,
+	    trace, trace_ctx, out);
 }
 
 void

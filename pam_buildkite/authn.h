@@ -39,11 +39,15 @@ enum pb_reason pb_authn_run(const struct pb_policy *pol, const char *token,
  * each verification step (where the keys came from, then every check of
  * pb_token_verify_traced) to step when it is not NULL, except that
  * token.single_use only looks the jti up and records nothing, so
- * explaining a token does not use it up. */
+ * explaining a token does not use it up. The token is judged at now,
+ * which explain's --now may set anywhere; the key cache at keys_now, the
+ * real time: the cache on disk is of the present, and judged at another
+ * time it would be ignored or, with jwks.writer: module, rewritten with
+ * a false fetched_at. */
 enum pb_reason pb_authn_explain(const struct pb_policy *pol,
     const char *token, size_t len, const char *role, const char *rhost,
-    long long now, pb_step_fn step, void *step_ctx, pb_trace_fn trace,
-    void *trace_ctx, struct pb_authn *out);
+    long long now, long long keys_now, pb_step_fn step, void *step_ctx,
+    pb_trace_fn trace, void *trace_ctx, struct pb_authn *out);
 
 /* The policy step alone, for claims already verified (or given to the
  * admin tool's explain): PB_OK, PB_NO_RULE, PB_DENIED, or PB_CONFIG when

@@ -8,9 +8,12 @@
  * lets one process refresh while the others keep using the cached keys,
  * and .attempt holds the epoch of the last unknown-kid refetch.
  *
- * All functions take the time from time(NULL) and bound their waiting
- * and fetching together by jwks.timeout (CLOCK_MONOTONIC). None keeps
- * state between calls.
+ * All functions take the time of day as now (Unix seconds) from the
+ * caller, and bound their waiting and fetching together by jwks.timeout
+ * on CLOCK_MONOTONIC. None keeps state between calls.
+ *
+ * The login path is jwks_cache.c, the admin tool's functions are
+ * jwks_admin.c, and both keep the cache through jwks_store.c.
  */
 #ifndef PB_JWKS_CACHE_H
 #define PB_JWKS_CACHE_H
@@ -32,8 +35,8 @@
  * detail says why on failure, and on success notes what was done when
  * it was more than reading a fresh cache (a cache ignored and why, stale
  * keys used, an in-memory fetch). */
-enum pb_reason pb_keys_get(const struct pb_config *cfg, struct pb_jwks **out,
-    char *detail, size_t detail_len);
+enum pb_reason pb_keys_get(const struct pb_config *cfg, long long now,
+    struct pb_jwks **out, char *detail, size_t detail_len);
 
 /* For a token whose kid the keys from pb_keys_get lack (key rotation):
  * refetches jwks.url at most once per PB_JWKS_REFETCH_INTERVAL seconds
@@ -46,15 +49,15 @@ enum pb_reason pb_keys_get(const struct pb_config *cfg, struct pb_jwks **out,
  * PB_OK with new keys in *out, or PB_UNKNOWN_KEY (no refetch allowed, or
  * it failed) with a detail. */
 enum pb_reason pb_keys_refresh_for_kid(const struct pb_config *cfg,
-    struct pb_jwks **out, char *detail, size_t detail_len);
+    long long now, struct pb_jwks **out, char *detail, size_t detail_len);
 
 /* For pam-buildkite jwks fetch: creates jwks.cache (0755) if missing,
  * fetches jwks.url now whatever the cache's age, validates the answer and
  * replaces the cache atomically. Returns PB_OK with "wrote N keys to
  * PATH" in detail, PB_CONFIG when the policy has no jwks.url, or
  * PB_JWKS_UNAVAILABLE with the reason. */
-enum pb_reason pb_cache_fill(const struct pb_config *cfg, char *detail,
-    size_t detail_len);
+enum pb_reason pb_cache_fill(const struct pb_config *cfg, long long now,
+    char *detail, size_t detail_len);
 
 /* The cache directory judged as a login running as uid would judge it
  * (the tool's check): 0 usable, -1 with why (which names the directory)

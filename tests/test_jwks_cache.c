@@ -265,7 +265,8 @@ static enum pb_reason
 get(const char *kid, bool *has, char *detail, size_t len)
 {
 	struct pb_jwks *set = NULL;
-	enum pb_reason r = pb_keys_get(&cfg, &set, detail, len);
+	enum pb_reason r = pb_keys_get(&cfg, (long long)time(NULL), &set,
+	    detail, len);
 
 	if (has != NULL)
 		*has = has_kid(set, kid);
@@ -675,13 +676,13 @@ test_rotation(void)
 		write_file(stampfile, s, (size_t)len, 0644);
 	}
 	set_mode("status500");
-	r = pb_keys_refresh_for_kid(pb_policy_config(pol), &set, detail,
-	    sizeof(detail));
+	r = pb_keys_refresh_for_kid(pb_policy_config(pol),
+	    (long long)time(NULL), &set, detail, sizeof(detail));
 	ok(r == PB_UNKNOWN_KEY && set == NULL && hits() == n + 2 &&
 	    strstr(detail, "HTTP status 500") != NULL,
 	    "failed refetch: unknown_key (%s)", detail);
-	r = pb_keys_refresh_for_kid(pb_policy_config(pol), &set, detail,
-	    sizeof(detail));
+	r = pb_keys_refresh_for_kid(pb_policy_config(pol),
+	    (long long)time(NULL), &set, detail, sizeof(detail));
 	/* Within the second of the last good refetch, the cache's keys
 	 * may come back (no request either way). */
 	ok((r == PB_UNKNOWN_KEY || r == PB_OK) && hits() == n + 2,
@@ -720,8 +721,8 @@ tool_checks(int fd, int phase)
 		REPORT(r == PB_OK && has && hits() == n,
 		    "tool: root-owned stale cache used, no request (%s)",
 		    detail);
-		r = pb_keys_refresh_for_kid(&cfg, &set, detail,
-		    sizeof(detail));
+		r = pb_keys_refresh_for_kid(&cfg, (long long)time(NULL),
+		    &set, detail, sizeof(detail));
 		REPORT(r == PB_OK && has_kid(set, "a1") && hits() == n + 1,
 		    "tool: unknown kid, cache older than 60 s: fetched in "
 		    "memory (%s)", detail);
@@ -737,8 +738,8 @@ tool_checks(int fd, int phase)
 		    strstr(detail, "this login only") != NULL,
 		    "tool: %s of our own uid refused, keys fetched in memory "
 		    "(%s)", phase == 2 ? "directory" : "cache file", detail);
-		r = pb_keys_refresh_for_kid(&cfg, &set, detail,
-		    sizeof(detail));
+		r = pb_keys_refresh_for_kid(&cfg, (long long)time(NULL),
+		    &set, detail, sizeof(detail));
 		REPORT(r == PB_UNKNOWN_KEY && set == NULL && hits() == n + 1,
 		    "tool: unknown kid without a usable cache: no second "
 		    "fetch (%s)", detail);
@@ -824,7 +825,8 @@ test_fill(void)
 	int status;
 
 	unlink(cachefile);
-	ok(pb_cache_fill(&cfg, detail, sizeof(detail)) == PB_OK &&
+	ok(pb_cache_fill(&cfg, (long long)time(NULL), detail,
+	    sizeof(detail)) == PB_OK &&
 	    strstr(detail, "wrote 1 keys to") != NULL &&
 	    stat(cachefile, &st) == 0, "pb_cache_fill writes (%s)", detail);
 
@@ -832,7 +834,8 @@ test_fill(void)
 	c2 = cfg;
 	snprintf(sub, sizeof(sub), "%s/newcache", tmp);
 	c2.jwks.cache = sub;
-	ok(pb_cache_fill(&c2, detail, sizeof(detail)) == PB_OK &&
+	ok(pb_cache_fill(&c2, (long long)time(NULL), detail,
+	    sizeof(detail)) == PB_OK &&
 	    stat(sub, &st) == 0 && S_ISDIR(st.st_mode) &&
 	    (st.st_mode & 07777) == 0755,
 	    "pb_cache_fill creates the directory 0755 (%s)", detail);
@@ -840,13 +843,15 @@ test_fill(void)
 	c2 = cfg;
 	c2.jwks.url = NULL;
 	c2.jwks.file = (char *)(uintptr_t)"/etc/pam_buildkite/jwks.json";
-	ok(pb_cache_fill(&c2, detail, sizeof(detail)) == PB_CONFIG &&
+	ok(pb_cache_fill(&c2, (long long)time(NULL), detail,
+	    sizeof(detail)) == PB_CONFIG &&
 	    strstr(detail, "nothing to fetch") != NULL,
 	    "pb_cache_fill with jwks.file: config (%s)", detail);
 
 	set_mode("malformed");
-	ok(pb_cache_fill(&cfg, detail, sizeof(detail)) ==
-	    PB_JWKS_UNAVAILABLE && strstr(detail, "invalid") != NULL,
+	ok(pb_cache_fill(&cfg, (long long)time(NULL), detail,
+	    sizeof(detail)) == PB_JWKS_UNAVAILABLE &&
+	    strstr(detail, "invalid") != NULL,
 	    "pb_cache_fill refuses a malformed answer (%s)", detail);
 	set_mode("ok");
 

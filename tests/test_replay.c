@@ -1013,7 +1013,8 @@ explain(const struct pb_policy *pol, const char *tok, struct steps *s,
 
 	memset(s, 0, sizeof(*s));
 	r = pb_authn_explain(pol, tok, strlen(tok), "api_migrator", NULL,
-	    (long long)time(NULL), on_step, s, NULL, NULL, &res);
+	    (long long)time(NULL), (long long)time(NULL), on_step, s, NULL,
+	    NULL, &res);
 	snprintf(detail, len, "%s", res.detail);
 	pb_authn_clear(&res);
 	return r;

@@ -746,8 +746,8 @@ cmd_explain(int argc, char **argv)
 	    n < tok_len ? "; a NUL byte ends the token there, as in PAM" : "");
 	on_step(&t, "input", true, what);
 
-	reason = pb_authn_explain(pol, tok, n, role, rhost, now, on_step,
-	    &t, on_rule, &t, &res);
+	reason = pb_authn_explain(pol, tok, n, role, rhost, now,
+	    (long long)time(NULL), on_step, &t, on_rule, &t, &res);
 	wipe_free(tok, tok_len);
 	tok = NULL;
 	if (t.oom) {
@@ -956,7 +956,8 @@ cmd_jwks(int argc, char **argv)
 	cfg = pb_policy_config(pol);
 	/* Fetches now whatever the cache's age: this is the refresher of
 	 * jwks.writer: tool, run from a timer. */
-	r = pb_cache_fill(cfg, detail, sizeof(detail));
+	r = pb_cache_fill(cfg, (long long)time(NULL), detail,
+	    sizeof(detail));
 	if (r == PB_OK && owner != NULL &&
 	    give_cache_to(cfg->jwks.cache, owner) != 0) {
 		pb_policy_free(pol);
