@@ -48,6 +48,7 @@
 #include <openssl/sha.h>
 
 #include "msg.h"
+#include "read_file.h"
 #include "replay.h"
 #include "trusted_file.h"
 
@@ -147,9 +148,7 @@ sweep_fd(int shardfd, long long now, size_t max, const char *skip)
 	int fd;
 
 	/* fdopendir takes the descriptor: give it its own. */
-	do {
-		fd = openat(shardfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
+	fd = pb_openat(shardfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	if ((d = fdopendir(fd)) == NULL) {
@@ -225,10 +224,8 @@ create_entry(int shardfd, const char *dir, const struct entry *e,
 	char eb[128];
 	int fd, err;
 
-	do {
-		fd = openat(shardfd, e->name, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-	} while (fd < 0 && errno == EINTR);
+	fd = pb_openat(shardfd, e->name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0 && errno == EEXIST)
 		return used_before(shardfd, e, detail, detail_len);
 	if (fd < 0) {
