@@ -79,9 +79,67 @@ keys_read_only(struct pb_store *c, long long now, struct pb_jwks *cached,
 		pb_store_note(c, "%s", why);
 		return PB_JWKS_UNAVAILABLE;
 	}
-	pb_store_note(c, "fetched %zu keys for this login only (kept in memory)",
-	    pb_jwks_count(*out));
+	pb_store_note(c, "fetched %zu keys for this login only (kept in "
+	    "memory)", pb_jwks_count(*out));
 	return PB_OK;
+}
+
+/* The lock could not be had (r 1: still held at the deadline, -1: an
+ * error in errno): whoever held it may have written the cache meanwhile.
+ * Takes cached. */
+static enum pb_reason
+keys_unlocked(struct pb_store *c, long long now, int r,
+    struct pb_jwks *cached, struct pb_jwks **out)
+{
+	long long fetched_at = 0;
+	char eb[128];
+
+	if (r < 0)
+		pb_store_note(c, "cannot lock %s: %s", c->lockname,
+		    pb_errstr(errno, eb, sizeof(eb)));
+	else
+		pb_store_note(c, "timed out waiting for another process "
+		    "refreshing the cache");
+	pb_jwks_free(cached);
+	cached = NULL;
+	if (pb_store_load(c, now, &cached, &fetched_at) &&
+	    pb_store_age(now, fetched_at) <= c->cfg->jwks.max_stale) {
+		*out = cached;
+		return PB_OK;
+	}
+	pb_jwks_free(cached);
+	return PB_JWKS_UNAVAILABLE;
+}
+
+/* Locked: someone may have refreshed while we looked or waited; else a
+ * refresh, and when it fails the cache within max_stale. */
+static enum pb_reason
+keys_locked(struct pb_store *c, long long now, struct pb_jwks **out)
+{
+	long long fetched_at = 0, age;
+	struct pb_jwks *cached = NULL;
+
+	if (pb_store_load(c, now, &cached, &fetched_at) &&
+	    pb_store_age(now, fetched_at) < c->cfg->jwks.refresh) {
+		*out = cached;
+		return PB_OK;
+	}
+	if (pb_store_refresh(c, now, out) == 0) {
+		pb_jwks_free(cached);
+		return PB_OK;
+	}
+	age = pb_store_age(now, fetched_at);
+	if (cached != NULL && age <= c->cfg->jwks.max_stale) {
+		pb_store_note(c, "using stale cache (age %llds, max_stale "
+		    "%llds)", age, c->cfg->jwks.max_stale);
+		*out = cached;
+		return PB_OK;
+	}
+	if (cached != NULL)
+		pb_store_note(c, "cache too stale (age %llds, max_stale %llds)",
+		    age, c->cfg->jwks.max_stale);
+	pb_jwks_free(cached);
+	return PB_JWKS_UNAVAILABLE;
 }
 
 static enum pb_reason
@@ -89,7 +147,7 @@ keys_from_url(struct pb_store *c, long long now, struct pb_jwks **out)
 {
 	long long fetched_at = 0;
 	struct pb_jwks *cached = NULL;
-	enum pb_reason ret = PB_JWKS_UNAVAILABLE;
+	enum pb_reason ret;
 	char why[384];
 	int lk, r;
 
@@ -102,7 +160,8 @@ keys_from_url(struct pb_store *c, long long now, struct pb_jwks **out)
 		pb_store_note(c, "cache ignored: %s", why);
 	else
 		pb_store_load(c, now, &cached, &fetched_at);
-	if (cached != NULL && pb_store_age(now, fetched_at) < c->cfg->jwks.refresh) {
+	if (cached != NULL &&
+	    pb_store_age(now, fetched_at) < c->cfg->jwks.refresh) {
 		*out = cached;
 		return PB_OK;
 	}
@@ -126,49 +185,10 @@ keys_from_url(struct pb_store *c, long long now, struct pb_jwks **out)
 	if (r == 1)
 		r = pb_store_lock_wait(c, lk);
 	if (r != 0) {
-		if (r < 0)
-			pb_store_note(c, "cannot lock %s: %s", c->lockname,
-			    pb_errstr(errno, why, sizeof(why)));
-		else
-			pb_store_note(c, "timed out waiting for another process "
-			    "refreshing the cache");
-		/* Whoever held it may have written the cache meanwhile. */
-		pb_jwks_free(cached);
-		cached = NULL;
-		if (pb_store_load(c, now, &cached, &fetched_at) &&
-		    pb_store_age(now, fetched_at) <= c->cfg->jwks.max_stale) {
-			*out = cached;
-			ret = PB_OK;
-		} else {
-			pb_jwks_free(cached);
-		}
-		close(lk);
-		return ret;
-	}
-	/* Locked. Someone may have refreshed while we looked or waited. */
-	pb_jwks_free(cached);
-	cached = NULL;
-	if (pb_store_load(c, now, &cached, &fetched_at) &&
-	    pb_store_age(now, fetched_at) < c->cfg->jwks.refresh) {
-		*out = cached;
-		close(lk);
-		return PB_OK;
-	}
-	if (pb_store_refresh(c, now, out) == 0) {
-		pb_jwks_free(cached);
-		ret = PB_OK;
-	} else if (cached != NULL && pb_store_age(now, fetched_at) <=
-	    c->cfg->jwks.max_stale) {
-		pb_store_note(c, "using stale cache (age %llds, max_stale %llds)",
-		    pb_store_age(now, fetched_at), c->cfg->jwks.max_stale);
-		*out = cached;
-		ret = PB_OK;
+		ret = keys_unlocked(c, now, r, cached, out);
 	} else {
-		if (cached != NULL)
-			pb_store_note(c, "cache too stale (age %llds, max_stale "
-			    "%llds)", pb_store_age(now, fetched_at),
-			    c->cfg->jwks.max_stale);
 		pb_jwks_free(cached);
+		ret = keys_locked(c, now, out);
 	}
 	/* Closing the descriptor releases the lock. */
 	close(lk);
@@ -214,8 +234,8 @@ refetch_read_only(struct pb_store *c, long long now, struct pb_jwks **out)
 
 	if (c->dirfd < 0 || !pb_store_load(c, now, &cached, &fetched_at)) {
 		/* Then pb_keys_get fetched for this login moments ago. */
-		pb_store_note(c, "no usable cache: the keys were fetched for this "
-		    "login already; no refetch");
+		pb_store_note(c, "no usable cache: the keys were fetched for "
+		    "this login already; no refetch");
 		return PB_UNKNOWN_KEY;
 	}
 	pb_jwks_free(cached);
@@ -228,8 +248,8 @@ refetch_read_only(struct pb_store *c, long long now, struct pb_jwks **out)
 		pb_store_note(c, "refetch failed: %s", why);
 		return PB_UNKNOWN_KEY;
 	}
-	pb_store_note(c, "refetched %zu keys for this login only (kept in memory)",
-	    pb_jwks_count(*out));
+	pb_store_note(c, "refetched %zu keys for this login only (kept in "
+	    "memory)", pb_jwks_count(*out));
 	return PB_OK;
 }
 
@@ -248,8 +268,8 @@ refetch_shared(struct pb_store *c, long long now, struct pb_jwks **out)
 		return PB_UNKNOWN_KEY;
 	}
 	if ((r = pb_store_lock_wait(c, lk)) != 0) {
-		pb_store_note(c, r > 0 ? "another process holds the cache lock; no "
-		    "refetch" : "cannot lock the cache; no refetch");
+		pb_store_note(c, r > 0 ? "another process holds the cache "
+		    "lock; no refetch" : "cannot lock the cache; no refetch");
 		close(lk);
 		return PB_UNKNOWN_KEY;
 	}
@@ -260,14 +280,15 @@ refetch_shared(struct pb_store *c, long long now, struct pb_jwks **out)
 		 * any, are in the cache. */
 		if (pb_store_load(c, now, &cached, &fetched_at) &&
 		    fetched_at >= stamp) {
-			pb_store_note(c, "refetched %llds ago; using those keys",
-			    pb_store_age(now, stamp));
+			pb_store_note(c, "refetched %llds ago; using those "
+			    "keys", pb_store_age(now, stamp));
 			*out = cached;
 			ret = PB_OK;
 		} else {
 			pb_jwks_free(cached);
-			pb_store_note(c, "last refetch %llds ago; at most one per %ds",
-			    pb_store_age(now, stamp), PB_JWKS_REFETCH_INTERVAL);
+			pb_store_note(c, "last refetch %llds ago; at most one "
+			    "per %ds", pb_store_age(now, stamp),
+			    PB_JWKS_REFETCH_INTERVAL);
 		}
 		close(lk);
 		return ret;

@@ -310,9 +310,9 @@ check_exp(const struct claim_ctx *c, struct pb_step *st)
 {
 	/* now >= exp + leeway, without computing exp + leeway. */
 	if (diff_ge(c->now, c->exp, c->leeway))
-		pb_step_set(st, PB_EXPIRED, "token expired %llds ago (exp %lld, "
-		    "leeway %llds)", secs_between(c->now, c->exp), c->exp,
-		    c->leeway);
+		pb_step_set(st, PB_EXPIRED, "token expired %llds ago (exp "
+		    "%lld, leeway %llds)", secs_between(c->now, c->exp),
+		    c->exp, c->leeway);
 	else
 		time_passed(c, "exp", c->exp, st);
 }
@@ -351,8 +351,8 @@ check_lifetime(const struct claim_ctx *c, struct pb_step *st)
 		pb_step_set(st, PB_LIFETIME, "token lifetime %llds is over "
 		    "max_lifetime %llds", secs_between(c->exp, c->iat), max);
 	else
-		pb_step_set(st, PB_OK, "exp - iat is %llds, within max_lifetime "
-		    "%llds", secs_between(c->exp, c->iat), max);
+		pb_step_set(st, PB_OK, "exp - iat is %llds, within "
+		    "max_lifetime %llds", secs_between(c->exp, c->iat), max);
 }
 
 /* The checks in the order they are taken; applies, when set, says

@@ -103,7 +103,8 @@ form_ok(const json_t *hdr, bool kid_ok, struct pb_step *st)
 	}
 	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
 		if (json_object_get(hdr, never[i]) != NULL) {
-			pb_step_set(st, PB_MALFORMED, "header has %s", never[i]);
+			pb_step_set(st, PB_MALFORMED, "header has %s",
+			    never[i]);
 			return false;
 		}
 	}

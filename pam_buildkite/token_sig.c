@@ -49,8 +49,10 @@ pb_sig_alg_named(const char *name, size_t len)
 static void
 key_words(char *buf, size_t len, const EVP_PKEY *key)
 {
-	pb_msg(buf, len, "%s key of %d bits", EVP_PKEY_is_a(key, "RSA") ? "RSA" :
-	    EVP_PKEY_is_a(key, "EC") ? "EC" : "unknown", EVP_PKEY_get_bits(key));
+	const char *type = EVP_PKEY_is_a(key, "RSA") ? "RSA" :
+	    EVP_PKEY_is_a(key, "EC") ? "EC" : "unknown";
+
+	pb_msg(buf, len, "%s key of %d bits", type, EVP_PKEY_get_bits(key));
 }
 
 void
