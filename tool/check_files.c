@@ -23,9 +23,8 @@
 
 #include "check_files.h"
 #include "jwks_cache.h"
+#include "tool.h"
 #include "trusted_file.h"
-
-#define PROG "pam-buildkite"
 
 /*
  * Whoever can write the policy decides who logs in; whoever can read it

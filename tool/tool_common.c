@@ -1,0 +1,257 @@
+/*
+ * tool_common.c - helpers more than one command of pam-buildkite uses:
+ * usage errors and the policy options, escaped output, reading a token or claims file, loading
+ * the policy and what is said about it.
+ *
+ * The token is a credential: it is never printed, and the buffer holding
+ * it is wiped before it is freed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "check_files.h"
+#include "policy.h"
+#include "read_file.h"
+#include "tool.h"
+
+/* Bad usage: what was wrong, then the usage, on stderr; exit status 2. */
+int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* An option getopt_long refused: c is ':' when its value is missing. A
+ * long option is named by its argument, a short one by optopt. */
+int
+bad_option(const char *cmd, int c, char **argv)
+{
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	const char *arg = argv[optind - 1];
+	const char *name = strncmp(arg, "--", 2) == 0 || optopt == 0 ? arg :
+	    shortopt;
+
+	if (c == ':')
+		return usage_error("%s: %s needs a value", cmd, name);
+	return usage_error("%s: bad option %s", cmd, name);
+}
+
+/* Writes s with control characters, quotes and backslashes escaped: rule
+ * names and reasons come from files and tokens, and must neither forge a
+ * line of output nor send escape sequences to a terminal. */
+void
+put_text(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+void
+put_quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* ----------------------------------------------------------- options */
+
+/* The options of check (uid not NULL: -c and --user, whom to judge the
+ * files for, by default whoever runs the tool) and of compile (uid NULL:
+ * -c alone). Sets *path (and *uid) and returns -1 to go on, or the exit
+ * status (after --help, or a usage error). */
+int
+config_options(const char *cmd, int argc, char **argv, const char **path,
+    uid_t *uid)
+{
+	static const struct option with_user[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	}, config_only[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct option *opts = uid != NULL ? with_user : config_only;
+	const char *optstring = uid != NULL ? ":c:u:h" : ":c:h";
+	int c;
+
+	*path = PB_POLICY_DEFAULT_PATH;
+	if (uid != NULL)
+		*uid = geteuid();
+	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*path = optarg;
+			break;
+		case 'u':
+			if (check_user(optarg, uid) != 0)
+				return usage_error("%s: no such user %s", cmd,
+				    optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad_option(cmd, c, argv);
+		}
+	}
+	if (optind != argc)
+		return usage_error("%s: unexpected argument %s", cmd,
+		    argv[optind]);
+	return -1;
+}
+
+/* ------------------------------------------------------------- input */
+
+/* Reads path, or standard input when path is NULL. On failure prints
+ * why and returns -1. */
+int
+read_input(const char *path, char **buf, size_t *len)
+{
+	char eb[128];
+	int fd = STDIN_FILENO, rc;
+
+	if (path != NULL) {
+		do {
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		} while (fd < 0 && errno == EINTR);
+		if (fd < 0) {
+			fprintf(stderr, PROG ": cannot open %s: %s\n", path,
+			    strerror_r(errno, eb, sizeof(eb)));
+			return -1;
+		}
+	} else if (isatty(fd)) {
+		fputs(PROG ": reading the token from standard input "
+		    "(end with ^D)\n", stderr);
+	}
+	rc = pb_read_fd(fd, NULL, INPUT_MAX, buf, len);
+	if (rc != 0)
+		fprintf(stderr, PROG ": cannot read %s: %s\n",
+		    path != NULL ? path : "standard input",
+		    errno == EFBIG ? "longer than 64 KiB" :
+		    strerror_r(errno, eb, sizeof(eb)));
+	if (path != NULL)
+		close(fd);
+	return rc;
+}
+
+/* Credentials do not linger in freed memory. */
+void
+wipe_free(char *buf, size_t len)
+{
+	if (buf == NULL)
+		return;
+	explicit_bzero(buf, len);
+	free(buf);
+}
+
+/* --------------------------------------------------------- policy */
+
+/* Loads the policy or says why not ("file:line:column: message"):
+ * parsed from the YAML, its files judged as user uid would judge them,
+ * when strict, else as a login loads it. */
+struct pb_policy *
+load_policy(const char *path, bool strict, uid_t uid)
+{
+	struct pb_policy *pol = NULL;
+	struct pb_error err;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	rc = strict ? pb_policy_parse_as(path, uid, &pol, &err) :
+	    pb_policy_load(path, &pol, &err);
+	if (rc != 0) {
+		fputs(PROG ": ", stderr);
+		put_text(stderr, err.text[0] != '\0' ? err.text : path);
+		fputc('\n', stderr);
+		return NULL;
+	}
+	return pol;
+}
+
+static void
+count_rule(void *ctx, const char *rule, bool matched, const char *why)
+{
+	(void)rule;
+	(void)matched;
+	(void)why;
+	(*(size_t *)ctx)++;
+}
+
+/* The policy interface shows no rules, but a traced decision visits each
+ * of them once, in order: counting the visits counts the rules. */
+int
+count_rules(const struct pb_policy *pol, size_t *n)
+{
+	struct pb_decision dec;
+	json_t *none = json_object();
+	int rc;
+
+	*n = 0;
+	if (none == NULL)
+		return -1;
+	rc = pb_policy_decide(pol, none, NULL, NULL, &dec, count_rule, n);
+	json_decref(none);
+	return rc;
+}
+
+/* Whether logins take the rules from the snapshot: an admin who edited
+ * the policy and forgot to compile it learns why logins got slower, and
+ * one who compiled as the wrong user why they did not get faster. */
+void
+snapshot_note(const char *path, uid_t uid)
+{
+	char why[1024];
+
+	switch (pb_policy_snapshot_state_as(path, uid, why, sizeof(why))) {
+	case 0:
+		printf("%s" PB_SNAPSHOT_SUFFIX ": up to date; logins use it\n",
+		    path);
+		break;
+	case 1:
+		break;
+	default:
+		fputs("warning: ", stderr);
+		put_text(stderr, why);
+		fputs("; logins parse the YAML instead (run " PROG
+		    " compile as the policy's owner)\n", stderr);
+		break;
+	}
+}
