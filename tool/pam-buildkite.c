@@ -33,6 +33,7 @@ static const char usage_text[] =
 "       " PROG " compile [-c policy.yaml]\n"
 "       " PROG " explain [-c policy.yaml] --role ROLE [--rhost ADDR]\n"
 "                     [--token-file FILE | --claims FILE.json] [--now EPOCH] [--json]\n"
+"       " PROG " decode  [--token-file FILE]\n"
 "       " PROG " jwks fetch [-c policy.yaml] [--owner USER]\n"
 "       " PROG " help | --help | --version\n"
 "\n"
