@@ -117,16 +117,12 @@ cmd_decode(int argc, char **argv)
 		case 't':
 			token_file = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			return bad_option("decode", c, argv);
+			return other_option("decode", c, argv);
 		}
 	}
-	if (optind != argc)
-		return usage_error("decode: unexpected argument %s",
-		    argv[optind]);
+	if ((status = no_arguments("decode", argc, argv)) >= 0)
+		return status;
 	if (read_input(token_file, &tok, &tok_len) != 0)
 		return 1;
 	status = decode_token(tok, tok_len);

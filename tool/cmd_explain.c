@@ -114,7 +114,7 @@ explain_options(int argc, char **argv, struct explain_args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, rc;
 
 	memset(a, 0, sizeof(*a));
 	a->path = PB_POLICY_DEFAULT_PATH;
@@ -145,16 +145,12 @@ explain_options(int argc, char **argv, struct explain_args *a)
 		case 'j':
 			a->json_out = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			return bad_option("explain", c, argv);
+			return other_option("explain", c, argv);
 		}
 	}
-	if (optind != argc)
-		return usage_error("explain: unexpected argument %s",
-		    argv[optind]);
+	if ((rc = no_arguments("explain", argc, argv)) >= 0)
+		return rc;
 	return explain_check_args(a);
 }
 

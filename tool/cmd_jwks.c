@@ -85,17 +85,11 @@ fetch_options(int argc, char **argv, const char **path, const char **owner)
 		case 'o':
 			*owner = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			return bad_option("jwks fetch", c, argv);
+			return other_option("jwks fetch", c, argv);
 		}
 	}
-	if (optind != argc)
-		return usage_error("jwks fetch: unexpected argument %s",
-		    argv[optind]);
-	return -1;
+	return no_arguments("jwks fetch", argc, argv);
 }
 
 int

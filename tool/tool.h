@@ -39,9 +39,14 @@ void usage(FILE *f);
  * EXIT_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* An option getopt_long refused (c is ':' when its value is missing), as
- * a usage error of command cmd. */
-int bad_option(const char *cmd, int c, char **argv);
+/* The default of a command's option switch: after --help (c 'h') the
+ * usage on stdout and 0; else c is an option getopt_long refused, and
+ * the usage error's exit status. */
+int other_option(const char *cmd, int c, char **argv);
+
+/* After a command's options: -1 when no argument is left, else the exit
+ * status of the usage error naming it. */
+int no_arguments(const char *cmd, int argc, char **argv);
 
 /* The options of check (uid not NULL: -c and --user) or of compile (uid
  * NULL: -c alone): -1 to go on, or the exit status. */

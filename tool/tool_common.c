@@ -42,7 +42,7 @@ usage_error(const char *fmt, ...)
 
 /* An option getopt_long refused: c is ':' when its value is missing. A
  * long option is named by its argument, a short one by optopt. */
-int
+static int
 bad_option(const char *cmd, int c, char **argv)
 {
 	char shortopt[3] = { '-', (char)optopt, '\0' };
@@ -53,6 +53,29 @@ bad_option(const char *cmd, int c, char **argv)
 	if (c == ':')
 		return usage_error("%s: %s needs a value", cmd, name);
 	return usage_error("%s: bad option %s", cmd, name);
+}
+
+/* The end of every command's option switch: --help prints the usage
+ * (exit 0), and whatever else getopt_long returned it refused. */
+int
+other_option(const char *cmd, int c, char **argv)
+{
+	if (c == 'h') {
+		usage(stdout);
+		return 0;
+	}
+	return bad_option(cmd, c, argv);
+}
+
+/* No command takes arguments besides its options: -1 when none is left,
+ * else the exit status of the usage error. */
+int
+no_arguments(const char *cmd, int argc, char **argv)
+{
+	if (optind != argc)
+		return usage_error("%s: unexpected argument %s", cmd,
+		    argv[optind]);
+	return -1;
 }
 
 /* Writes s with control characters, quotes and backslashes escaped: rule
@@ -125,17 +148,11 @@ config_options(const char *cmd, int argc, char **argv, const char **path,
 				return usage_error("%s: no such user %s", cmd,
 				    optarg);
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			return bad_option(cmd, c, argv);
+			return other_option(cmd, c, argv);
 		}
 	}
-	if (optind != argc)
-		return usage_error("%s: unexpected argument %s", cmd,
-		    argv[optind]);
-	return -1;
+	return no_arguments(cmd, argc, argv);
 }
 
 /* ------------------------------------------------------------- input */
