@@ -1,7 +1,7 @@
 /*
  * tool.h - what the commands of the admin tool pam-buildkite share: each
- * command's entry point (cmd_*.c), the usage (pam-buildkite.c) and the
- * helpers more than one command uses (tool_common.c).
+ * command's entry point (cmd_*.c) and the helpers more than one command
+ * uses, the usage among them (tool_common.c).
  */
 #ifndef PB_TOOL_H
 #define PB_TOOL_H
@@ -32,7 +32,7 @@ int cmd_explain(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_jwks(int argc, char **argv);
 
-/* The usage of every command, to f (pam-buildkite.c). */
+/* The usage of every command, to f. */
 void usage(FILE *f);
 
 /* Bad usage: what was wrong, then the usage, on stderr; returns

@@ -1,7 +1,7 @@
 /*
- * tool_common.c - helpers more than one command of pam-buildkite uses:
- * usage errors and the policy options, escaped output, reading a token or claims file, loading
- * the policy and what is said about it.
+ * tool_common.c - what more than one command of pam-buildkite uses: the
+ * usage and usage errors, the policy options, escaped output, reading a
+ * token or claims file, loading the policy and what is said about it.
  *
  * The token is a credential: it is never printed, and the buffer holding
  * it is wiped before it is freed.
@@ -24,6 +24,34 @@
 #include "policy.h"
 #include "read_file.h"
 #include "tool.h"
+
+static const char usage_text[] =
+"usage: " PROG " check   [-c policy.yaml] [--user USER]\n"
+"       " PROG " compile [-c policy.yaml]\n"
+"       " PROG " explain [-c policy.yaml] --role ROLE [--rhost ADDR]\n"
+"                     [--token-file FILE | --claims FILE.json] [--now EPOCH] [--json]\n"
+"       " PROG " decode  [--token-file FILE]\n"
+"       " PROG " jwks fetch [-c policy.yaml] [--owner USER]\n"
+"       " PROG " help | --help | --version\n"
+"\n"
+"  check    validate the policy, and judge who may write each file a\n"
+"           login reads as USER would (default: you); exit 0 valid, 1\n"
+"           invalid or a file logins would refuse\n"
+"  compile  validate it and write POLICY.compiled, which logins use while\n"
+"           the policy's files are unchanged; exit 0 written, 1 not\n"
+"  explain  show every verification step and every rule for a login as\n"
+"           ROLE, then the decision; exit 0 allow, 1 deny, 2 usage or\n"
+"           config error. The token is read from standard input unless\n"
+"           --token-file is given; --claims skips verification.\n"
+"  decode   print a token's header and claims, NOT verified\n"
+"\n"
+"  -c, --config FILE  policy file (default " PB_POLICY_DEFAULT_PATH ")\n";
+
+void
+usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
 
 /* Bad usage: what was wrong, then the usage, on stderr; exit status 2. */
 int
