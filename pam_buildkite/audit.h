@@ -1,6 +1,6 @@
 /*
- * audit.h - the one audit event written per authentication (SPEC.md
- * section 7).
+ * audit.h - the one audit event written per authentication
+ * (doc/audit.md).
  */
 #ifndef PB_AUDIT_H
 #define PB_AUDIT_H

@@ -1,6 +1,6 @@
 /*
- * jwks_admin.c - what the admin tool does with the key cache (SPEC.md
- * section 5): pam-buildkite jwks fetch fills it, whatever its age, and
+ * jwks_admin.c - what the admin tool does with the key cache
+ * (doc/keys.md): pam-buildkite jwks fetch fills it, whatever its age, and
  * check judges its directory as a login would.
  */
 #include "config.h"

@@ -1,7 +1,6 @@
 /*
- * jwks_cache.c - the key set a login verifies with (SPEC.md section 5;
- * research/tech.md section 4): which keys to use, when to fetch, and the
- * refetch for a kid the keys lack.
+ * jwks_cache.c - the key set a login verifies with (doc/keys.md): which
+ * keys to use, when to fetch, and the refetch for a kid the keys lack.
  *
  * A static jwks.file is read on every login: it is small, and reading it
  * afresh means a key rotation by the sysadmin needs no reload step.

@@ -1,6 +1,6 @@
 /*
  * jwks_cache.h - where the module gets its keys: the static jwks.file of
- * the policy, or the shared on-disk cache of jwks.url (SPEC.md section 5).
+ * the policy, or the shared on-disk cache of jwks.url (doc/keys.md).
  *
  * Cache files live in jwks.cache, named after the URL only (never after
  * anything a login supplies): jwks-<32 hex of SHA-256(url)>.json holds

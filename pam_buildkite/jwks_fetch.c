@@ -1,5 +1,5 @@
 /*
- * jwks_fetch.c - one HTTPS GET of a JWKS document (SPEC.md section 5).
+ * jwks_fetch.c - one HTTPS GET of a JWKS document (doc/keys.md).
  *
  * libcurl is not linked into the module: every PostgreSQL backend loads
  * the module, and most of them find a fresh cache and never fetch, so
@@ -10,7 +10,7 @@
  * dlcloses the module, so the resolver thread CURLOPT_QUICK_EXIT leaves
  * behind on a DNS timeout never returns into unmapped code.
  *
- * The transfer is locked down per research/tech.md section 3: https only
+ * The transfer is locked down (doc/keys.md, "The fetch"): https only
  * (also for redirects, which are not followed anyway), no signals, no
  * proxy from the environment, verified TLS, the size cap enforced on the
  * bytes received (MAXFILESIZE alone trusts Content-Length), and a 200

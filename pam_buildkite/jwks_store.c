@@ -1,6 +1,6 @@
 /*
- * jwks_store.c - the shared on-disk cache of jwks.url (SPEC.md section
- * 5; research/tech.md section 4) as a store: files, lock, stamp, refresh.
+ * jwks_store.c - the shared on-disk cache of jwks.url (doc/keys.md)
+ * as a store: files, lock, stamp, refresh.
  *
  * Every backend of the host shares one cache file. Whoever can write it
  * can mint logins, so it is read through a checked directory descriptor,

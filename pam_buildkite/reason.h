@@ -1,5 +1,5 @@
 /*
- * reason.h - the audit reason codes of SPEC.md section 7.
+ * reason.h - the audit reason codes (doc/audit.md).
  *
  * Every decision the module takes ends in exactly one of these; the audit
  * event, the PAM return code and the admin tool all derive from it.

@@ -1,5 +1,5 @@
 /*
- * replay.h - the jti replay store of token.single_use (SPEC.md section 3):
+ * replay.h - the jti replay store of token.single_use (doc/replay.md):
  * a token's jti is accepted once per host, by every PostgreSQL backend of
  * it together.
  *

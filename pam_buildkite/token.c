@@ -1,5 +1,5 @@
 /*
- * token.c - verification of a Buildkite OIDC token (SPEC.md section 4),
+ * token.c - verification of a Buildkite OIDC token (doc/token.md),
  * as a sequence of steps.
  *
  * The compact JWS is taken apart without a JWT library (jws.h says why),

@@ -1,5 +1,5 @@
 /*
- * token.h - verification of a Buildkite OIDC token (SPEC.md section 4).
+ * token.h - verification of a Buildkite OIDC token (doc/token.md).
  */
 #ifndef PB_TOKEN_H
 #define PB_TOKEN_H

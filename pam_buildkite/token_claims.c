@@ -1,6 +1,6 @@
 /*
- * token_claims.c - the claims of a verified token (SPEC.md sections 2
- * and 4): every claim of the JSON type the policy's matching relies on,
+ * token_claims.c - the claims of a verified token (doc/token.md,
+ * step 5): every claim of the JSON type the policy's matching relies on,
  * then issuer, audience, organization and times against the policy.
  *
  * Each check is one step whose result is both the refusal's detail and
@@ -87,7 +87,7 @@ type_fits(const json_t *v, enum ctype t)
 	return false;
 }
 
-/* The JSON types of SPEC.md section 2: true, or false with st saying
+/* The JSON types Buildkite gives the claims (doc/token.md): true, or false with st saying
  * which claim is missing or mistyped. */
 static bool
 types_ok(json_t *claims, struct pb_step *st)

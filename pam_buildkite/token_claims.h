@@ -13,7 +13,7 @@
 #include "token_step.h"
 
 /* The step "claims": parses jws's payload and checks the JSON type of
- * every claim (SPEC.md section 2). Returns the claims (the caller
+ * every claim (doc/token.md). Returns the claims (the caller
  * decrefs them) with st passed, or NULL with st refused. */
 json_t *pb_claims_parse(const struct pb_jws *jws, struct pb_step *st);
 

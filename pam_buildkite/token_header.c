@@ -1,6 +1,6 @@
 /*
- * token_header.c - judging the JOSE header of a token (SPEC.md section
- * 4): the algorithm must be one the policy allows, extensions and keys
+ * token_header.c - judging the JOSE header of a token
+ * (doc/token.md, step 3): the algorithm must be one the policy allows, extensions and keys
  * named by the token are refused, the kid must be a short string.
  *
  * libjwt 1.x let the token choose the algorithm (HS256 keyed with the RSA

@@ -1,6 +1,6 @@
 /*
  * token_sig.c - choosing the key a token names and checking its
- * signature (SPEC.md section 4).
+ * signature (doc/token.md, step 4).
  *
  * The signature is checked with OpenSSL's RSA_verify or ECDSA_do_verify
  * (sha256.h says why not EVP), with the algorithm the policy allowed and

@@ -11,7 +11,7 @@
 
 #include "policy_int.h"
 
-/* Claims a role template may name (SPEC.md section 2), besides
+/* Claims a role template may name (doc/token.md), besides
  * agent_tag:NAME. */
 static const char *const known_claims[] = {
 	"iss", "sub", "aud", "jti", "organization_slug", "organization_id",

@@ -3,7 +3,8 @@
 # missing, unreadable, cut short or replaced while logins run, an
 # included file that vanishes, a read-only or full JWKS cache directory,
 # and no syslog socket. Each fault must fail closed, or degrade as
-# SPEC.md sections 3, 5, 6 and 7 say, and leave an audit line saying why.
+# doc/keys.md, doc/pam.md and doc/audit.md say, and leave an audit line
+# saying why.
 # Logins are real PAM conversations: pamtester under pam_wrapper, as
 # tests/test_pam.sh runs them.
 #

@@ -1,5 +1,5 @@
 /*
- * test_jwks_cache.c - the live JWKS path (SPEC.md sections 4 and 5):
+ * test_jwks_cache.c - the live JWKS path (doc/keys.md):
  * pb_jwks_fetch against a local HTTPS issuer (tests/jwks_server.py) that
  * misbehaves on request, the shared cache of pb_keys_get (freshness,
  * stale fallback, atomic writes, refusal of untrustworthy files), the

@@ -1,5 +1,5 @@
 /*
- * test_policy.c - unit tests of the policy backend (SPEC.md section 3).
+ * test_policy.c - unit tests of the policy backend (doc/policy.md).
  *
  * Each case writes a policy into a private temporary directory, loads it
  * and checks either the error (with its exact line and column) or the

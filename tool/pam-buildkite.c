@@ -1,5 +1,5 @@
 /*
- * pam-buildkite.c - the admin tool of pam_buildkite (SPEC.md section 8):
+ * pam-buildkite.c - the admin tool of pam_buildkite (pam-buildkite(1)):
  * main, which hands the command line to one command:
  *
  *   check    validates a policy file the way the module loads it, and
