@@ -32,13 +32,33 @@ CONFDIR_SHIM="$top_builddir/tests/.libs/pam_confdir.so"
 tap_n=0
 tap_failed=0
 
-ok() { # ok STATUS DESCRIPTION
+# ok STATUS DESCRIPTION : the description says what is expected. A
+# failure also says what happened: $got when the test set it, else what
+# the last command run (pt, psql, the tool) left in rc, out, err and the
+# captured syslog $LOG.
+ok() {
 	tap_n=$((tap_n + 1))
 	if [ "$1" -eq 0 ]; then
 		echo "ok $tap_n - $2"
 	else
 		echo "not ok $tap_n - $2"
 		tap_failed=$((tap_failed + 1))
+		what_happened
+	fi
+	got=""
+}
+got=""
+
+what_happened() {
+	if [ -n "$got" ]; then
+		diag "  got: $got"
+		return
+	fi
+	[ -n "${rc:-}" ] && diag "  got (last command): exit status $rc"
+	printf '%s\n' "${out:-}" | head -n 5 | sed -n 's/^\(..*\)$/#   output: \1/p'
+	printf '%s\n' "${err:-}" | head -n 5 | sed -n 's/^\(..*\)$/#   stderr: \1/p'
+	if [ -n "${LOG:-}" ] && [ -s "$LOG" ]; then
+		tail -n 3 "$LOG" | sed 's/^/#   syslog: /'
 	fi
 }
 

@@ -3,7 +3,8 @@
  *
  * Each check prints "ok N - name" or "not ok N - name"; automake's
  * tap-driver.sh counts them one by one, so the suite summary counts
- * individual checks rather than test programs.
+ * individual checks rather than test programs. A failed check says where
+ * it is; ok_eq also says what it expected and what it got.
  */
 #ifndef PB_TAP_H
 #define PB_TAP_H
@@ -24,15 +25,39 @@ tap_vresult(int pass, const char *fmt, va_list ap)
 	fflush(stdout);
 }
 
-static __attribute__((format(printf, 2, 3), unused)) int
-ok(int pass, const char *fmt, ...)
+#define ok(...) tap_ok(__FILE__, __LINE__, __VA_ARGS__)
+
+static __attribute__((format(printf, 4, 5), unused)) int
+tap_ok(const char *file, int line, int pass, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	tap_vresult(pass, fmt, ap);
 	va_end(ap);
+	if (!pass)
+		printf("#   at %s:%d\n", file, line);
 	return pass;
+}
+
+/* ok(got == want, ...), saying both values when they differ. */
+#define ok_eq(got, want, ...) \
+	tap_eq(__FILE__, __LINE__, (long long)(got), (long long)(want), \
+	    #got, __VA_ARGS__)
+
+static __attribute__((format(printf, 6, 7), unused)) int
+tap_eq(const char *file, int line, long long got, long long want,
+    const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tap_vresult(got == want, fmt, ap);
+	va_end(ap);
+	if (got != want)
+		printf("#   at %s:%d: expected %s to be %lld, got %lld\n",
+		    file, line, what, want, got);
+	return got == want;
 }
 
 static __attribute__((format(printf, 1, 2), unused)) void

@@ -436,7 +436,7 @@ main(int argc, char **argv)
 	a = replay_dir(corpus, &t, false);
 	ok(a == 0 && t.inputs > 0, "the seed corpus read (%u inputs)",
 	    t.inputs);
-	ok(t.findings == 0, "no seed is accepted by the module alone, or "
+	ok_eq(t.findings, 0, "no seed is accepted by the module alone, or "
 	    "seen differently (%u)", t.findings);
 	/* seeds that no longer reach a signature would fuzz nothing */
 	ok(t.both >= 8 && t.strict >= 20, "the seeds reach both verdicts: "

@@ -147,7 +147,7 @@ main(void)
 	ok(start(&a, "svc", "alice", tok) == PAM_SUCCESS, "pam_start_confdir");
 	ok(pam_authenticate(a.pamh, 0) == PAM_SUCCESS,
 	    "authenticate: a valid token for an allowed role succeeds");
-	ok(a.st.calls == 1, "the conversation was asked exactly once (%d)",
+	ok_eq(a.st.calls, 1, "the conversation was asked exactly once (%d)",
 	    a.st.calls);
 	ok(pam_acct_mgmt(a.pamh, 0) == PAM_SUCCESS,
 	    "acct_mgmt after a successful authenticate succeeds");

@@ -625,9 +625,9 @@ test_defaults(void)
 	    strcmp(c->token.audiences[0], "pg") == 0, "single audience");
 	ok(strcmp(c->token.organization, "acme") == 0, "organization");
 	ok(c->token.organization_id == NULL, "no organization_id by default");
-	ok(c->token.algorithms == PB_ALG_RS256, "default algorithms RS256");
-	ok(c->token.leeway == 30, "default leeway 30s");
-	ok(c->token.max_lifetime == 900, "default max_lifetime 15m");
+	ok_eq(c->token.algorithms, PB_ALG_RS256, "default algorithms RS256");
+	ok_eq(c->token.leeway, 30, "default leeway 30s");
+	ok_eq(c->token.max_lifetime, 900, "default max_lifetime 15m");
 	ok(!c->token.single_use, "single_use off by default");
 	ok(c->token.replay_dir == NULL, "no replay_dir by default");
 	ok(strcmp(c->jwks.url,
@@ -636,13 +636,13 @@ test_defaults(void)
 	ok(c->jwks.file == NULL, "no jwks file by default");
 	ok(strcmp(c->jwks.cache, "/var/cache/pam_buildkite") == 0,
 	    "default jwks cache");
-	ok(c->jwks.refresh == 3600, "default refresh 1h");
-	ok(c->jwks.max_stale == 86400, "default max_stale 24h");
-	ok(c->jwks.timeout == 3, "default timeout 3s");
+	ok_eq(c->jwks.refresh, 3600, "default refresh 1h");
+	ok_eq(c->jwks.max_stale, 86400, "default max_stale 24h");
+	ok_eq(c->jwks.timeout, 3, "default timeout 3s");
 	ok(c->jwks.ca_file == NULL, "no ca_file by default");
-	ok(c->jwks.writer == PB_WRITER_MODULE, "default writer module");
-	ok(c->audit.format == PB_AUDIT_LOGFMT, "default format logfmt");
-	ok(c->audit.facility == LOG_AUTHPRIV, "default facility authpriv");
+	ok_eq(c->jwks.writer, PB_WRITER_MODULE, "default writer module");
+	ok_eq(c->audit.format, PB_AUDIT_LOGFMT, "default format logfmt");
+	ok_eq(c->audit.facility, LOG_AUTHPRIV, "default facility authpriv");
 	pb_policy_free(pol);
 	ok(pb_policy_config(NULL) == NULL, "config of NULL is NULL");
 	pb_policy_free(NULL);
@@ -693,8 +693,8 @@ test_settings(void)
 	    "organization_id");
 	ok(c->token.algorithms == (PB_ALG_ES256 | PB_ALG_RS512 |
 	    PB_ALG_ES384 | PB_ALG_RS384), "algorithm list");
-	ok(c->token.leeway == 60, "leeway 1m");
-	ok(c->token.max_lifetime == 86400, "max_lifetime 1d");
+	ok_eq(c->token.leeway, 60, "leeway 1m");
+	ok_eq(c->token.max_lifetime, 86400, "max_lifetime 1d");
 	ok(c->token.single_use, "single_use true");
 	snprintf(want, sizeof(want), "%s/replay", tmpdir);
 	ok(strcmp(c->token.replay_dir, want) == 0,
@@ -703,14 +703,14 @@ test_settings(void)
 	snprintf(want, sizeof(want), "%s/keys/jwks.json", tmpdir);
 	ok(strcmp(c->jwks.file, want) == 0, "relative jwks.file resolved");
 	ok(strcmp(c->jwks.cache, "/var/tmp/c") == 0, "absolute cache kept");
-	ok(c->jwks.refresh == 90, "refresh 90s");
-	ok(c->jwks.max_stale == 7200, "max_stale 2h");
-	ok(c->jwks.timeout == 60, "timeout as a plain number");
+	ok_eq(c->jwks.refresh, 90, "refresh 90s");
+	ok_eq(c->jwks.max_stale, 7200, "max_stale 2h");
+	ok_eq(c->jwks.timeout, 60, "timeout as a plain number");
 	snprintf(want, sizeof(want), "%s/./ca.pem", tmpdir);
 	ok(strcmp(c->jwks.ca_file, want) == 0, "relative ca_file resolved");
-	ok(c->jwks.writer == PB_WRITER_TOOL, "writer tool");
-	ok(c->audit.format == PB_AUDIT_JSON, "format json");
-	ok(c->audit.facility == LOG_LOCAL3, "facility local3");
+	ok_eq(c->jwks.writer, PB_WRITER_TOOL, "writer tool");
+	ok_eq(c->audit.format, PB_AUDIT_JSON, "format json");
+	ok_eq(c->audit.facility, LOG_LOCAL3, "facility local3");
 	pb_policy_free(pol);
 
 	pol = load_text(HDR "  algorithms: ES256\n  single_use: false\n"
@@ -1496,7 +1496,7 @@ test_trace(void)
 	    trace_cb, &t);
 	ok(rc == 0 && d.verdict == PB_VERDICT_ALLOW &&
 	    strcmp(d.rule, "features") == 0, "trace: decision unchanged");
-	ok(t.calls == 8, "trace: called once per rule (%d)", t.calls);
+	ok_eq(t.calls, 8, "trace: called once per rule (%d)", t.calls);
 	for (i = 0; i < 7 && i < t.calls; i++) {
 		if (!ok(strcmp(t.why[i], want[i]) == 0 &&
 		    t.matched[i] == want_matched[i], "trace: rule %d (%s)", i,
@@ -1763,7 +1763,7 @@ state(const char *what, int want)
 	char msg[1024] = "";
 	int rc = pb_policy_snapshot_state(path_of("s.yaml"), msg, sizeof(msg));
 
-	if (!ok(rc == want, "snapshot: %s", what))
+	if (!ok_eq(rc, want, "snapshot: %s", what))
 		diag("state %d (%s), want %d", rc, msg, want);
 	else if (getenv("TEST_POLICY_VERBOSE") != NULL)
 		diag("%s", msg);

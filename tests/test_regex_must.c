@@ -353,13 +353,13 @@ test_differential(const char *locale, size_t n, uint64_t seed)
 	diag("%s: %zu whole-value matches, %zu of a regex with a literal; "
 	    "%zu values skipped by the literal", locale, st.matches,
 	    st.lit_matches, st.lit_misses);
-	ok(st.violations == 0, "%s: every value a regex matches holds its "
+	ok_eq(st.violations, 0, "%s: every value a regex matches holds its "
 	    "literal (%zu violations)", locale, st.violations);
 	ok(st.with_lit > n / 200, "%s: the prefilter is exercised (%zu "
 	    "regexes with a literal)", locale, st.with_lit);
 	ok(st.lit_matches > n / 200, "%s: regexes with a literal do match "
 	    "(%zu matches)", locale, st.lit_matches);
-	ok(st.undecided == 0, "%s: every short value is decided (%zu "
+	ok_eq(st.undecided, 0, "%s: every short value is decided (%zu "
 	    "undecided)", locale, st.undecided);
 	ok(st.glibc_differ == 0 && st.glibc_both > n, "%s: PCRE2 decides "
 	    "as glibc's POSIX regexec (%zu values of regexes both take, %zu "

@@ -288,14 +288,14 @@ test_record(void)
 	ok(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
 	    (st.st_mode & 07777) == 0600 && st.st_uid == geteuid(),
 	    "... as an empty 0600 file <dir>/<hh>/<hex SHA-256(iss NUL jti)>");
-	ok(st.st_mtime == now + 330, "... whose mtime is the expiry");
+	ok_eq(st.st_mtime, now + 330, "... whose mtime is the expiry");
 	ok(strstr(d, p) != NULL, "... and the detail names it");
 	snprintf(p, sizeof(p), "%s/%.2s", store, name);
 	ok(lstat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
 	    (st.st_mode & 07777) == 0700, "the shard directory is 0700");
 
 	r = rec(store, "jti-1", now + 330, now, d, sizeof(d));
-	ok(r == PB_REPLAY, "the same jti again is refused as replay");
+	ok_eq(r, PB_REPLAY, "the same jti again is refused as replay");
 	ok(strstr(d, "jti already used on this host at ") != NULL &&
 	    strstr(d, "Z") != NULL, "... saying when it was used (%s)", d);
 	ok(count_files(store) == 1, "... and the store still holds 1 entry");
@@ -310,16 +310,16 @@ test_record(void)
 	ok(count_files(store) == 1 && access(p, F_OK) != 0,
 	    "... and records nothing");
 	r = rec(store, "jti-2", now + 330, now, d, sizeof(d));
-	ok(r == PB_OK, "a second jti is recorded");
+	ok_eq(r, PB_OK, "a second jti is recorded");
 	r = pb_replay_jti(store, "https://other.example", "jti-1", 5,
 	    now + 330, now, true, d, sizeof(d));
-	ok(r == PB_OK, "the same jti of another issuer is another entry");
+	ok_eq(r, PB_OK, "the same jti of another issuer is another entry");
 	r = pb_replay_jti(store, "ab", "c", 1, now + 330, now, true, d,
 	    sizeof(d));
-	ok(r == PB_OK, "issuer ab, jti c recorded");
+	ok_eq(r, PB_OK, "issuer ab, jti c recorded");
 	r = pb_replay_jti(store, "a", "bc", 2, now + 330, now, true, d,
 	    sizeof(d));
-	ok(r == PB_OK, "issuer a, jti bc is not the same entry");
+	ok_eq(r, PB_OK, "issuer a, jti bc is not the same entry");
 	ok(count_files(store) == 5, "5 entries for 5 distinct (iss, jti)");
 
 	r = rec(store, "jti-late", now, now, d, sizeof(d));
@@ -560,7 +560,7 @@ test_sweep(void)
 		snprintf(p, sizeof(p), "%s/00/%064d", store, 3);
 		kept += faccessat(AT_FDCWD, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 		kept += access(target, F_OK) == 0;
-		ok(kept == 8, "a sweep leaves foreign names, directories, "
+		ok_eq(kept, 8, "a sweep leaves foreign names, directories, "
 		    "symbolic links and their targets alone (%d of 8 kept)",
 		    kept);
 	}
@@ -590,7 +590,7 @@ test_sweep(void)
 			kept_expired++;
 	}
 	diag("300 entries, %d past expiry + margin at the sweep", n_exp);
-	ok(deleted_unexpired == 0, "the sweep deleted no unexpired entry "
+	ok_eq(deleted_unexpired, 0, "the sweep deleted no unexpired entry "
 	    "(%d)", deleted_unexpired);
 	ok(kept_expired == 0 && n_exp > 0, "and every expired one (%d kept)",
 	    kept_expired);
@@ -615,7 +615,7 @@ test_sweep(void)
 	ok(n >= 0 && n <= 5, "a sweep limited to 5 names deletes at most 5 "
 	    "(%ld)", n);
 	n += pb_replay_sweep(store, shard_of(sh[0]), T, PB_REPLAY_SWEEP_MAX);
-	ok(n == 20, "an unlimited one the rest (%ld in all)", n);
+	ok_eq(n, 20, "an unlimited one the rest (%ld in all)", n);
 	ok(pb_replay_sweep(store, 255, T, 10) >= 0 &&
 	    pb_replay_sweep(store, 256, T, 10) == -1,
 	    "shard 256 does not exist");
@@ -698,7 +698,7 @@ test_dirs(void)
 	expect_config(store, "owned by uid 65534, not root or uid 0",
 	    "replay_dir owned by another user");
 	r = look(store, "dir-check", now, d, sizeof(d));
-	ok(r == PB_OK, "... a look-up by root (explain) accepts it (%s)", d);
+	ok_eq(r, PB_OK, "... a look-up by root (explain) accepts it (%s)", d);
 }
 
 /* As nobody (root only): directories the module cannot write. */
@@ -884,7 +884,7 @@ test_race(void)
 	for (i = 0; i < RACE_JTI; i++)
 		if (wins[i] != 1)
 			bad++;
-	ok(exited == RACERS, "%d processes raced to record %d jti each",
+	ok_eq(exited, RACERS, "%d processes raced to record %d jti each",
 	    RACERS, RACE_JTI);
 	ok(bad == 0 && other == 0 && total == RACE_JTI,
 	    "exactly one process recorded each jti (%d wins, %d jti not won "
@@ -1104,13 +1104,13 @@ test_login(void)
 	    "explain says the jti is used (%s)", s.what);
 
 	r = login(pol, t2, "postgres", d, sizeof(d), NULL, 0);
-	ok(r == PB_NO_RULE, "a token refused by the policy (no_rule) ...");
+	ok_eq(r, PB_NO_RULE, "a token refused by the policy (no_rule) ...");
 	r = login(pol, forged, "api_migrator", d, sizeof(d), NULL, 0);
-	ok(r == PB_SIGNATURE, "... a forged token with the same jti "
+	ok_eq(r, PB_SIGNATURE, "... a forged token with the same jti "
 	    "(signature) ...");
 	ok(count_files(store) == 1, "... record nothing");
 	r = login(pol, t2, "api_migrator", d, sizeof(d), NULL, 0);
-	ok(r == PB_OK, "so the genuine token still logs in once");
+	ok_eq(r, PB_OK, "so the genuine token still logs in once");
 
 	r = login(pol, nojti, "api_migrator", d, sizeof(d), NULL, 0);
 	ok(r == PB_REPLAY && strstr(d, "no jti") != NULL,

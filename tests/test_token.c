@@ -186,7 +186,7 @@ expect_ex(const char *name, char *tok, const struct pb_jwks *set,
 		return ok(0, "%s: could not mint the token", name);
 	}
 	r = run(tok, strlen(tok), set, c, now, detail, sizeof(detail), &info);
-	pass = ok(r == want, "%s: %s (%s)", name, pb_reason_name(r), detail);
+	pass = ok_eq(r, want, "%s: %s (%s)", name, pb_reason_name(r), detail);
 	if (!pass)
 		diag("wanted %s", pb_reason_name(want));
 	pb_token_info_clear(&info);
@@ -536,7 +536,7 @@ test_valid(void)
 	t = mint(rsa, "rsa1", "RS256", NULL, NULL);
 	r = t ? run(t, strlen(t), keyset, &cfg, NOW, detail, sizeof(detail),
 	    &info) : PB_CONFIG;
-	ok(r == PB_OK, "valid RS256 (%s)", detail);
+	ok_eq(r, PB_OK, "valid RS256 (%s)", detail);
 	ok(r == PB_OK && json_is_object(info.claims) &&
 	    strcmp(json_string_value(json_object_get(info.claims,
 	    "pipeline_slug")), "api") == 0, "valid RS256: claims returned");
@@ -568,7 +568,7 @@ test_valid(void)
 
 		r = j ? run(j, l, keyset, &cfg, NOW, detail, sizeof(detail),
 		    &info) : PB_CONFIG;
-		ok(r == PB_OK, "explicit length honoured (%s)", detail);
+		ok_eq(r, PB_OK, "explicit length honoured (%s)", detail);
 		pb_token_info_clear(&info);
 		free(j);
 	}
@@ -1327,7 +1327,7 @@ test_mutations(void)
 		pb_token_info_clear(&info);
 		m[pos] = t[pos];
 	}
-	ok(accepted == 0, "mutations: %d of 2000 one-character changes "
+	ok_eq(accepted, 0, "mutations: %d of 2000 one-character changes "
 	    "accepted", accepted);
 	free(m);
 	free(t);
@@ -1415,11 +1415,11 @@ main(void)
 	test_mutations();
 	test_alloc_failures();
 
-	ok(claims_on_failure == 0, "no unverified claims returned with a refusal");
-	ok(stale_errors == 0, "no OpenSSL errors left queued (%d)",
+	ok_eq(claims_on_failure, 0, "no unverified claims returned with a refusal");
+	ok_eq(stale_errors, 0, "no OpenSSL errors left queued (%d)",
 	    stale_errors);
-	ok(token_in_detail == 0, "no detail quotes the token");
-	ok(mint_failures == 0, "every test token minted (%d failures)",
+	ok_eq(token_in_detail, 0, "no detail quotes the token");
+	ok_eq(mint_failures, 0, "every test token minted (%d failures)",
 	    mint_failures);
 
 	pb_jwks_free(keyset);
