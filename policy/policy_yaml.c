@@ -258,17 +258,142 @@ yaml_open(struct loader *l)
 	return 0;
 }
 
+/* The tree being built from one document's events. */
+struct tree {
+	struct arena *a;
+	struct node *stack[MAX_DEPTH];  /* the open sequences and mappings */
+	size_t depth;
+	int docs;
+	struct node **root;
+};
+
+/* A scalar event's node, or NULL after pl_fail_at. */
+static struct node *
+scalar_node(struct loader *l, struct arena *a, const yaml_event_t *ev,
+    size_t line, size_t col)
+{
+	struct node *n;
+
+	if (check_props(l, ev, (const char *)ev->data.scalar.anchor,
+	    (const char *)ev->data.scalar.tag, YAML_STR_TAG) < 0)
+		return NULL;
+	if (ev->data.scalar.length > MAX_SCALAR) {
+		pl_fail_at(l, line, col, "value longer than %d bytes",
+		    MAX_SCALAR);
+		return NULL;
+	}
+	if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) !=
+	    NULL) {
+		pl_fail_at(l, line, col, "NUL byte in a value");
+		return NULL;
+	}
+	if ((n = node_new(a, ev->data.scalar.length)) == NULL) {
+		pl_fail_at(l, line, col, "out of memory");
+		return NULL;
+	}
+	n->kind = N_SCALAR;
+	memcpy(n->str, ev->data.scalar.value, ev->data.scalar.length);
+	n->len = (unsigned)ev->data.scalar.length;
+	n->plain = ev->data.scalar.tag == NULL &&
+	    ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	return n;
+}
+
+/* A sequence or mapping start event's node, or NULL after pl_fail_at. */
+static struct node *
+collection_node(struct loader *l, struct tree *t, const yaml_event_t *ev,
+    size_t line, size_t col)
+{
+	bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
+	struct node *n;
+
+	if (seq ? check_props(l, ev,
+	    (const char *)ev->data.sequence_start.anchor,
+	    (const char *)ev->data.sequence_start.tag, YAML_SEQ_TAG) < 0 :
+	    check_props(l, ev, (const char *)ev->data.mapping_start.anchor,
+	    (const char *)ev->data.mapping_start.tag, YAML_MAP_TAG) < 0)
+		return NULL;
+	if (t->depth >= MAX_DEPTH) {
+		pl_fail_at(l, line, col, "nested deeper than %d levels",
+		    MAX_DEPTH);
+		return NULL;
+	}
+	if ((n = node_new(t->a, 0)) == NULL) {
+		pl_fail_at(l, line, col, "out of memory");
+		return NULL;
+	}
+	n->kind = seq ? N_SEQ : N_MAP;
+	return n;
+}
+
+/* Places n under the innermost open collection, or as the root. */
+static int
+attach(struct loader *l, struct tree *t, struct node *n, size_t line,
+    size_t col)
+{
+	n->line = (unsigned)line;
+	n->col = (unsigned)col;
+	if (t->depth > 0) {
+		if (node_add(t->a, t->stack[t->depth - 1], n) < 0)
+			return pl_fail_at(l, line, col, "out of memory");
+	} else if (*t->root == NULL) {
+		*t->root = n;
+	} else {
+		/* not reached: one document has one root */
+		return pl_fail_at(l, line, col, "only one YAML document is "
+		    "allowed");
+	}
+	if (n->kind != N_SCALAR)
+		t->stack[t->depth++] = n;
+	return 0;
+}
+
+/* One event into the tree: 0, 1 at the end of the stream, or -1 after
+ * pl_fail_at. */
+static int
+take_event(struct loader *l, struct tree *t, const yaml_event_t *ev)
+{
+	size_t line = ev->start_mark.line + 1, col = ev->start_mark.column + 1;
+	struct node *n;
+
+	switch (ev->type) {
+	case YAML_STREAM_END_EVENT:
+		return 1;
+	case YAML_DOCUMENT_START_EVENT:
+		if (++t->docs > 1)
+			return pl_fail_at(l, line, col, "only one YAML "
+			    "document is allowed");
+		return 0;
+	case YAML_ALIAS_EVENT:
+		return pl_fail_at(l, line, col, "anchors and aliases are not "
+		    "allowed");
+	case YAML_SCALAR_EVENT:
+		n = scalar_node(l, t->a, ev, line, col);
+		return n == NULL ? -1 : attach(l, t, n, line, col);
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		n = collection_node(l, t, ev, line, col);
+		return n == NULL ? -1 : attach(l, t, n, line, col);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		if (t->depth == 0)
+			return 0;       /* libyaml guarantees balance */
+		n = t->stack[--t->depth];
+		return n->kind == N_MAP ? map_check(l, n) : 0;
+	default:
+		return 0;
+	}
+}
+
 int
 pl_parse_tree(struct loader *l, struct arena *a, const char *buf, size_t len,
     struct node **root)
 {
 	const struct yaml_api *y = l->yaml;
+	struct tree t = { a, { NULL }, 0, 0, root };
 	yaml_parser_t p;
 	yaml_event_t ev;
-	struct node *stack[MAX_DEPTH];
-	size_t depth = 0;
-	int docs = 0, rc = -1;
-	bool done = false;
+	int r = 0;
 
 	*root = NULL;
 	if (yaml_open(l) < 0)
@@ -276,127 +401,17 @@ pl_parse_tree(struct loader *l, struct arena *a, const char *buf, size_t len,
 	if (!y->parser_initialize(&p))
 		return pl_fail_at(l, 1, 1, "out of memory");
 	y->parser_set_input_string(&p, (const unsigned char *)buf, len);
-
-	while (!done) {
-		struct node *n = NULL;
-		size_t line, col;
-		bool push = false;
-
+	while (r == 0) {
 		if (!y->parser_parse(&p, &ev)) {
 			yaml_fail(l, &p, buf, len);
-			goto out;
-		}
-		line = ev.start_mark.line + 1;
-		col = ev.start_mark.column + 1;
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				pl_fail_at(l, line, col, "only one YAML document "
-				    "is allowed");
-				goto bad;
-			}
-			break;
-		case YAML_ALIAS_EVENT:
-			pl_fail_at(l, line, col, "anchors and aliases are not "
-			    "allowed");
-			goto bad;
-		case YAML_SCALAR_EVENT:
-			if (check_props(l, &ev,
-			    (const char *)ev.data.scalar.anchor,
-			    (const char *)ev.data.scalar.tag,
-			    YAML_STR_TAG) < 0)
-				goto bad;
-			if (ev.data.scalar.length > MAX_SCALAR) {
-				pl_fail_at(l, line, col, "value longer than %d "
-				    "bytes", MAX_SCALAR);
-				goto bad;
-			}
-			if (memchr(ev.data.scalar.value, '\0',
-			    ev.data.scalar.length) != NULL) {
-				pl_fail_at(l, line, col, "NUL byte in a value");
-				goto bad;
-			}
-			n = node_new(a, ev.data.scalar.length);
-			if (n == NULL) {
-				pl_fail_at(l, line, col, "out of memory");
-				goto bad;
-			}
-			n->kind = N_SCALAR;
-			memcpy(n->str, ev.data.scalar.value,
-			    ev.data.scalar.length);
-			n->len = (unsigned)ev.data.scalar.length;
-			n->plain = ev.data.scalar.tag == NULL &&
-			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			if (ev.type == YAML_SEQUENCE_START_EVENT ?
-			    check_props(l, &ev,
-			    (const char *)ev.data.sequence_start.anchor,
-			    (const char *)ev.data.sequence_start.tag,
-			    YAML_SEQ_TAG) < 0 :
-			    check_props(l, &ev,
-			    (const char *)ev.data.mapping_start.anchor,
-			    (const char *)ev.data.mapping_start.tag,
-			    YAML_MAP_TAG) < 0)
-				goto bad;
-			if (depth >= MAX_DEPTH) {
-				pl_fail_at(l, line, col, "nested deeper than %d "
-				    "levels", MAX_DEPTH);
-				goto bad;
-			}
-			n = node_new(a, 0);
-			if (n == NULL) {
-				pl_fail_at(l, line, col, "out of memory");
-				goto bad;
-			}
-			n->kind = ev.type == YAML_SEQUENCE_START_EVENT ?
-			    N_SEQ : N_MAP;
-			push = true;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			if (depth == 0)
-				break;  /* libyaml guarantees balance */
-			depth--;
-			if (stack[depth]->kind == N_MAP &&
-			    map_check(l, stack[depth]) < 0)
-				goto bad;
-			break;
-		default:
+			r = -1;
 			break;
 		}
-		if (n != NULL) {
-			n->line = (unsigned)line;
-			n->col = (unsigned)col;
-			if (depth > 0) {
-				if (node_add(a, stack[depth - 1], n) < 0) {
-					pl_fail_at(l, line, col, "out of memory");
-					goto bad;
-				}
-			} else if (*root == NULL) {
-				*root = n;
-			} else {
-				/* not reached: one document has one root */
-				pl_fail_at(l, line, col, "only one YAML document "
-				    "is allowed");
-				goto bad;
-			}
-			if (push)
-				stack[depth++] = n;
-		}
+		r = take_event(l, &t, &ev);
 		y->event_delete(&ev);
 	}
-	rc = 0;
-	goto out;
-bad:
-	y->event_delete(&ev);
-out:
-	if (rc < 0)
+	if (r < 0)
 		*root = NULL;
 	y->parser_delete(&p);
-	return rc;
+	return r < 0 ? -1 : 0;
 }
