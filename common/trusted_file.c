@@ -40,6 +40,11 @@
 #include "read_file.h"
 #include "trusted_file.h"
 
+/* Looks at a name whose file was replaced between the look and the open
+ * (finish() returns -2) before it is refused: a rename over it is how
+ * the policy, its snapshot and the key cache are replaced. */
+#define PB_TRUST_REOPENS 3
+
 /* One walk down a path. */
 struct walk {
 	char rest[PATH_MAX];	/* the names still to walk, from at */
@@ -126,7 +131,8 @@ judge_object(const struct stat *st, unsigned flags, uid_t uid, char *why,
 }
 
 /* Opens name in dirfd for reading once its O_PATH view pst has the right
- * type, and judges what was opened. */
+ * type, and judges what was opened: the descriptor, -1 refused, or -2
+ * when the name no longer is the file pst saw. */
 static int
 finish(int dirfd, const char *name, const struct stat *pst, unsigned flags,
     uid_t uid, struct stat *st, char *why, size_t whylen)
@@ -148,7 +154,8 @@ finish(int dirfd, const char *name, const struct stat *pst, unsigned flags,
 	if (st->st_dev != pst->st_dev || st->st_ino != pst->st_ino) {
 		close(fd);
 		pb_msg(why, whylen, "replaced while being opened");
-		return refuse(EAGAIN);
+		errno = EAGAIN;
+		return -2;
 	}
 	if (judge_object(st, flags, uid, why, whylen) != 0) {
 		err = errno;
@@ -266,23 +273,29 @@ follow(struct walk *w, const char *name, const struct stat *lst)
 
 /* The last name of the walk: through a link, or the object itself. 1 to
  * go on, 0 with *fd the object, -1 refused. Looked at with fstatat, not
- * opened, until its type is known: a FIFO or a device is never opened. */
+ * opened, until its type is known: a FIFO or a device is never opened.
+ * A file renamed over the name between the look and the open (how
+ * admins replace a policy, as they should) is looked at again, a few
+ * times at most, rather than refused. */
 static int
 last_step(struct walk *w, const char *name, unsigned flags, struct stat *st,
     int *fd)
 {
 	struct stat pst;
+	int tries = 0;
 
-	if (fstatat(w->dirfd, name, &pst, AT_SYMLINK_NOFOLLOW) != 0)
-		return cannot(w->why, w->whylen, "", errno);
-	if (S_ISLNK(pst.st_mode) && (flags & PB_TRUST_NOFOLLOW)) {
-		pb_msg(w->why, w->whylen, "a symbolic link");
-		return refuse(ELOOP);
-	}
-	if (S_ISLNK(pst.st_mode))
-		return follow(w, name, &pst) == 0 ? 1 : -1;
-	*fd = finish(w->dirfd, name, &pst, flags, w->uid, st, w->why,
-	    w->whylen);
+	do {
+		if (fstatat(w->dirfd, name, &pst, AT_SYMLINK_NOFOLLOW) != 0)
+			return cannot(w->why, w->whylen, "", errno);
+		if (S_ISLNK(pst.st_mode) && (flags & PB_TRUST_NOFOLLOW)) {
+			pb_msg(w->why, w->whylen, "a symbolic link");
+			return refuse(ELOOP);
+		}
+		if (S_ISLNK(pst.st_mode))
+			return follow(w, name, &pst) == 0 ? 1 : -1;
+		*fd = finish(w->dirfd, name, &pst, flags, w->uid, st, w->why,
+		    w->whylen);
+	} while (*fd == -2 && ++tries < PB_TRUST_REOPENS);
 	return *fd < 0 ? -1 : 0;
 }
 
@@ -400,8 +413,10 @@ out:
 	err = errno;
 	if (w.dirfd >= 0)
 		close(w.dirfd);
-	if (fd < 0)
+	if (fd < 0) {
 		errno = err;
+		fd = -1;
+	}
 	return fd;
 }
 
@@ -410,16 +425,20 @@ pb_trusted_openat(int dirfd, const char *name, unsigned flags, uid_t uid,
     struct stat *st, char *why, size_t whylen)
 {
 	struct stat pst;
+	int fd, tries = 0;
 
 	if (whylen > 0)
 		why[0] = '\0';
-	if (fstatat(dirfd, name, &pst, AT_SYMLINK_NOFOLLOW) != 0)
-		return cannot(why, whylen, "", errno);
-	if (S_ISLNK(pst.st_mode)) {
-		pb_msg(why, whylen, "a symbolic link");
-		return refuse(ELOOP);
-	}
-	return finish(dirfd, name, &pst, flags, uid, st, why, whylen);
+	do {
+		if (fstatat(dirfd, name, &pst, AT_SYMLINK_NOFOLLOW) != 0)
+			return cannot(why, whylen, "", errno);
+		if (S_ISLNK(pst.st_mode)) {
+			pb_msg(why, whylen, "a symbolic link");
+			return refuse(ELOOP);
+		}
+		fd = finish(dirfd, name, &pst, flags, uid, st, why, whylen);
+	} while (fd == -2 && ++tries < PB_TRUST_REOPENS);
+	return fd < 0 ? -1 : fd;
 }
 
 int

@@ -1,9 +1,8 @@
 /*
- * fault_inject.c - file-system and syslog faults without privileges.
+ * fault_inject.c - file-system faults without privileges.
  *
- * The fault tests need a read-only directory, a full one and a host
- * without a syslog socket. Made for real, those take a tmpfs mount or a
- * mount namespace, which a container, a chroot or an unprivileged user
+ * The fault tests need a read-only directory and a full one. Made for
+ * real, those take a tmpfs mount or a mount namespace, which a container, a chroot or an unprivileged user
  * cannot make. This shim, preloaded into pamtester (or linked into a
  * test), makes the C library calls the module uses fail with the errno
  * the real fault gives, for paths under a directory named in the
@@ -16,9 +15,7 @@
  *                          on a file system with no blocks left (new
  *                          empty files can still be made);
  *   PB_FAULT_NOINODES=DIR  creating a file, directory or link under DIR:
- *                          ENOSPC, as on one with no inodes left;
- *   PB_FAULT_NO_SYSLOG=1   syslog(3) delivers nothing, as it does when
- *                          /dev/log does not exist.
+ *                          ENOSPC, as on one with no inodes left.
  *
  * With none of them set every call goes straight to the C library.
  * Paths are judged as the kernel resolved them: a descriptor's through
@@ -59,10 +56,6 @@ int symlinkat(const char *target, int dirfd, const char *path);
 ssize_t write(int fd, const void *buf, size_t n);
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off);
 ssize_t writev(int fd, const struct iovec *iov, int n);
-void syslog(int pri, const char *fmt, ...);
-void vsyslog(int pri, const char *fmt, va_list ap);
-void __syslog_chk(int pri, int flag, const char *fmt, ...);
-void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap);
 
 /* The next definition of name: the C library's (or a sanitizer's). */
 static void *
@@ -363,51 +356,4 @@ writev(int fd, const struct iovec *iov, int n)
 	for (i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	return no_space(fd, total) ? fail(ENOSPC) : f(fd, iov, n);
-}
-
-/* syslog(3) returns nothing and reports nothing: with no socket the
- * message is dropped, which is all a caller can see. */
-static bool
-no_syslog(void)
-{
-	const char *v = getenv("PB_FAULT_NO_SYSLOG");
-
-	return v != NULL && strcmp(v, "1") == 0;
-}
-
-void
-vsyslog(int pri, const char *fmt, va_list ap)
-{
-	void (*f)(int, const char *, va_list) = next("vsyslog");
-
-	if (!no_syslog())
-		f(pri, fmt, ap);
-}
-
-void
-syslog(int pri, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsyslog(pri, fmt, ap);
-	va_end(ap);
-}
-
-void
-__vsyslog_chk(int pri, int flag, const char *fmt, va_list ap)
-{
-	(void)flag;
-	vsyslog(pri, fmt, ap);
-}
-
-void
-__syslog_chk(int pri, int flag, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)flag;
-	va_start(ap, fmt);
-	vsyslog(pri, fmt, ap);
-	va_end(ap);
 }

@@ -5,7 +5,10 @@
  * into pamtester or a PostgreSQL server, this replaces syslog(3) so that
  * every message, with the facility and level the caller chose, is appended
  * as one line "facility.level <PRI> message" to the file named by
- * $PB_SYSLOG_CAPTURE. Test code only; never installed.
+ * $PB_SYSLOG_CAPTURE. With that variable empty or unset the messages are
+ * dropped, as glibc drops them on a host without /dev/log, which is how
+ * the fault tests make a host without a syslog socket without a mount
+ * namespace. Test code only; never installed.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -55,7 +58,7 @@ vsyslog(int pri, const char *fmt, va_list ap)
 	char msg[16384], line[16500];
 	int fac, fd, n;
 
-	if (path == NULL)
+	if (path == NULL || path[0] == '\0')
 		return;
 	/* Like glibc: no facility in pri means the default, LOG_USER. */
 	fac = (pri & LOG_FACMASK) ? (pri & LOG_FACMASK) : LOG_USER;
