@@ -55,14 +55,30 @@ keys_from_file(const char *path, struct pb_jwks **out, char *detail,
 
 /* ------------------------------------------------------------ login path */
 
+/* Keys fetched for this login only, kept in memory: 0, or -1 after
+ * noting why, after failed (what the note says first). verb names the
+ * fetch in the note of a success ("fetched", "refetched"). */
+static int
+fetch_for_login(struct pb_store *c, const char *failed, const char *verb,
+    struct pb_jwks **out)
+{
+	char why[640];
+
+	if (pb_store_fetch(c, out, NULL, NULL, why, sizeof(why)) != 0) {
+		pb_store_note(c, "%s%s", failed, why);
+		return -1;
+	}
+	pb_store_note(c, "%s %zu keys for this login only (kept in memory)",
+	    verb, pb_jwks_count(*out));
+	return 0;
+}
+
 /* No cache to share (writer: tool, or no usable directory): the cache
  * within max_stale, else keys fetched for this login only. */
 static enum pb_reason
 keys_read_only(struct pb_store *c, long long now, struct pb_jwks *cached,
     long long fetched_at, struct pb_jwks **out)
 {
-	char why[640];
-
 	if (cached != NULL && pb_store_age(now, fetched_at) <=
 	    c->cfg->jwks.max_stale) {
 		pb_store_note(c, "cache stale (age %llds), used read-only",
@@ -74,13 +90,8 @@ keys_read_only(struct pb_store *c, long long now, struct pb_jwks *cached,
 	if (cached != NULL)
 		pb_store_note(c, "cache too stale (age %llds, max_stale %llds)",
 		    pb_store_age(now, fetched_at), c->cfg->jwks.max_stale);
-	if (pb_store_fetch(c, out, NULL, NULL, why, sizeof(why)) != 0) {
-		pb_store_note(c, "%s", why);
-		return PB_JWKS_UNAVAILABLE;
-	}
-	pb_store_note(c, "fetched %zu keys for this login only (kept in "
-	    "memory)", pb_jwks_count(*out));
-	return PB_OK;
+	return fetch_for_login(c, "", "fetched", out) == 0 ? PB_OK :
+	    PB_JWKS_UNAVAILABLE;
 }
 
 /* The lock could not be had (r 1: still held at the deadline, -1: an
@@ -229,7 +240,6 @@ refetch_read_only(struct pb_store *c, long long now, struct pb_jwks **out)
 {
 	long long fetched_at = 0;
 	struct pb_jwks *cached = NULL;
-	char why[640];
 
 	if (c->dirfd < 0 || !pb_store_load(c, now, &cached, &fetched_at)) {
 		/* Then pb_keys_get fetched for this login moments ago. */
@@ -243,13 +253,8 @@ refetch_read_only(struct pb_store *c, long long now, struct pb_jwks **out)
 		    pb_store_age(now, fetched_at), PB_JWKS_REFETCH_INTERVAL);
 		return PB_UNKNOWN_KEY;
 	}
-	if (pb_store_fetch(c, out, NULL, NULL, why, sizeof(why)) != 0) {
-		pb_store_note(c, "refetch failed: %s", why);
-		return PB_UNKNOWN_KEY;
-	}
-	pb_store_note(c, "refetched %zu keys for this login only (kept in "
-	    "memory)", pb_jwks_count(*out));
-	return PB_OK;
+	return fetch_for_login(c, "refetch failed: ", "refetched", out) ==
+	    0 ? PB_OK : PB_UNKNOWN_KEY;
 }
 
 static enum pb_reason
