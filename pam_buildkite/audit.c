@@ -184,6 +184,7 @@ pb_audit_format(const struct pb_audit_event *ev, enum pb_audit_format format)
 {
 	struct pb_buf b = { NULL, 0, 0, false };
 	const json_t *c = ev->claims;
+	char num[24];
 
 	if (format == PB_AUDIT_JSON)
 		sb_str(&b, "{");
@@ -208,6 +209,12 @@ pb_audit_format(const struct pb_audit_event *ev, enum pb_audit_format format)
 		put_field(&b, format, "kid", ev->kid, false);
 	put_field(&b, format, "rule", ev->rule, false);
 	put_field(&b, format, "detail", ev->detail, false);
+	if (ev->pid > 0) {
+		/* Last, so that readers of the earlier fields see them where
+		 * they always were. */
+		snprintf(num, sizeof(num), "%ld", ev->pid);
+		put_field(&b, format, "pid", num, true);
+	}
 	if (format == PB_AUDIT_JSON)
 		sb_str(&b, "}");
 	if (b.oom) {

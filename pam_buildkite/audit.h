@@ -23,6 +23,8 @@ struct pb_audit_event {
 	const char *kid;        /* from the header; NULL or "" when absent */
 	const char *rule;       /* the deciding rule */
 	const char *detail;     /* why, in plain words */
+	long pid;               /* the process (a PostgreSQL backend, its
+				   %p); 0 leaves it out */
 };
 
 /* The event as one line without the syslog prefix: logfmt or a JSON

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PAM_SM_AUTH
 #define PAM_SM_ACCOUNT
@@ -175,6 +176,9 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	(void)pam_get_item(pamh, PAM_RHOST, &rhost);
 	ev.service = service;
 	ev.rhost = rhost;
+	/* The backend's process id: the audit line joins PostgreSQL's log
+	 * (%p) and pg_stat_activity. */
+	ev.pid = (long)getpid();
 
 	if (parse_args(argc, argv, &opt, detail, sizeof(detail)) != 0)
 		goto done;

@@ -56,6 +56,20 @@ test_logfmt_fields(void)
 	    "rule=\"api migrations from main\"") == 0,
 	    "logfmt allow event has every field in order: %s", s);
 	free(s);
+	{
+		struct pb_audit_event ev = { .reason = PB_OK, .role = "r",
+		    .service = "postgresql", .rule = "x", .pid = 4242 };
+		char *p = pb_audit_format(&ev, PB_AUDIT_LOGFMT);
+		char *j = pb_audit_format(&ev, PB_AUDIT_JSON);
+
+		ok(p != NULL && strcmp(p, "result=allow reason=ok role=r "
+		    "service=postgresql rule=x pid=4242") == 0,
+		    "logfmt: the backend's pid comes last (%s)", p);
+		ok(j != NULL && strstr(j, ",\"pid\":4242}") != NULL,
+		    "json: the pid is a number (%s)", j);
+		free(p);
+		free(j);
+	}
 	s = fmt(PB_NO_RULE, NULL, "x", NULL, PB_AUDIT_LOGFMT);
 	ok(s != NULL && strstr(s, "result=deny reason=no_rule role=x ") == s,
 	    "deny event starts with result, reason, role");

@@ -34,7 +34,7 @@ pt "$good" api_migrator -I rhost=10.1.2.3
 ok $rc "a valid RS256 token from api/main/migrate logs in as api_migrator"
 audit_has "$LOG" '^authpriv\.notice <85> pam_buildkite\(buildkite:auth\): result=allow reason=ok role=api_migrator service=buildkite rhost=10\.1\.2\.3 org=acme-inc pipeline=api branch=main step=migrate build=42 '
 ok $? "allow is audited at authpriv.notice with role, rhost and claims"
-audit_has "$LOG" 'rule="api migrations from main"$'
+audit_has "$LOG" 'rule="api migrations from main" pid=[0-9]+$'
 ok $? "the audit line names the rule that allowed"
 [ "$(grep -c 'pam_buildkite(' "$LOG")" -eq 1 ]
 ok $? "exactly one audit line for one authentication"
@@ -224,7 +224,7 @@ rc=$?
 ok $? "pam-buildkite compile writes the snapshot"
 pt "$good" api_migrator -I rhost=10.1.2.3
 ok $rc "with the snapshot, the valid token logs in as api_migrator"
-audit_has "$LOG" 'result=allow reason=ok role=api_migrator service=compiled .*rule="api migrations from main"$'
+audit_has "$LOG" 'result=allow reason=ok role=api_migrator service=compiled .*rule="api migrations from main" pid=[0-9]+$'
 ok $? "... audited exactly as from the YAML"
 pt "$good" api_admin
 audit_has "$LOG" 'result=deny reason=denied role=api_admin .*rule="never from UI builds"'

@@ -41,6 +41,17 @@ ok $? "... and the allow is audited with rhost, claims and rule"
 [ "$(grep -c 'pam_buildkite(' "$LOG")" -eq 1 ]
 ok $? "... in exactly one audit line"
 
+# The audit line names the backend that ran the login, as PostgreSQL's
+# own log (%p) and pg_stat_activity do.
+: >"$LOG"
+bpid=$(PGPASSWORD=$good psql -X -w -At \
+	"host=127.0.0.1 port=$PORT user=api_migrator dbname=postgres" \
+	-c "select pg_backend_pid()" 2>&1)
+apid=$(sed -n 's/.*pam_buildkite(pbtest:auth): result=allow .* pid=\([0-9]*\)$/\1/p' "$LOG")
+got="backend $bpid, audit pid=${apid:-none}"
+ok "$([ -n "$apid" ] && [ "$apid" = "$bpid" ]; echo $?)" \
+	"... the audit line's pid= is the session's pg_backend_pid() ($bpid)"
+
 ec=$(mint --key "$TMP/ec.pem" --kid ec-1)
 login ci_reader "$ec"
 ok "$([ $rc -eq 0 ] && [ "$out" = ci_reader ]; echo $?)" \
