@@ -269,7 +269,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 
 	memset(&ev, 0, sizeof(ev));
-	ev.reason = (enum pb_reason)(data[0] % 17);
+	ev.reason = (enum pb_reason)(data[0] % (PB_SESSION_EXPIRED + 2));
+	ev.duration = data[0];
 	ev.role = field[0];
 	ev.service = field[1];
 	ev.rhost = field[2];
@@ -291,7 +292,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	compare(logfmt, obj);
 
 	if (strcmp(json_string_value(json_object_get(obj, "result")),
-	    ev.reason == PB_OK ? "allow" : "deny") != 0 ||
+	    ev.reason == PB_OK ? "allow" : ev.reason == PB_SESSION_EXPIRED ?
+	    "end" : "deny") != 0 ||
 	    strcmp(json_string_value(json_object_get(obj, "reason")),
 	    pb_reason_name(ev.reason)) != 0)
 		__builtin_trap();

@@ -179,6 +179,14 @@ put_claim(struct pb_buf *b, enum pb_audit_format format, const char *key,
 	}
 }
 
+static const char *
+result_name(enum pb_reason r)
+{
+	if (r == PB_SESSION_EXPIRED)
+		return "end";
+	return r == PB_OK ? "allow" : "deny";
+}
+
 char *
 pb_audit_format(const struct pb_audit_event *ev, enum pb_audit_format format)
 {
@@ -188,8 +196,7 @@ pb_audit_format(const struct pb_audit_event *ev, enum pb_audit_format format)
 
 	if (format == PB_AUDIT_JSON)
 		sb_str(&b, "{");
-	put_field(&b, format, "result", ev->reason == PB_OK ? "allow" : "deny",
-	    false);
+	put_field(&b, format, "result", result_name(ev->reason), false);
 	put_field(&b, format, "reason", pb_reason_name(ev->reason), false);
 	put_field(&b, format, "role", ev->role, false);
 	put_field(&b, format, "service", ev->service, false);
@@ -209,6 +216,10 @@ pb_audit_format(const struct pb_audit_event *ev, enum pb_audit_format format)
 		put_field(&b, format, "kid", ev->kid, false);
 	put_field(&b, format, "rule", ev->rule, false);
 	put_field(&b, format, "detail", ev->detail, false);
+	if (ev->reason == PB_SESSION_EXPIRED) {
+		snprintf(num, sizeof(num), "%lld", ev->duration);
+		put_field(&b, format, "duration", num, true);
+	}
 	if (ev->pid > 0) {
 		/* Last, so that readers of the earlier fields see them where
 		 * they always were. */
@@ -228,7 +239,8 @@ void
 pb_audit_emit(const struct pb_audit_event *ev, enum pb_audit_format format,
     int facility)
 {
-	int level = ev->reason == PB_OK ? LOG_NOTICE : LOG_WARNING;
+	bool end = ev->reason == PB_SESSION_EXPIRED;
+	int level = ev->reason == PB_OK || end ? LOG_NOTICE : LOG_WARNING;
 	struct pb_buf svc = { NULL, 0, 0, false };
 	char *line;
 
@@ -240,11 +252,10 @@ pb_audit_emit(const struct pb_audit_event *ev, enum pb_audit_format format,
 		/* Still leave a trace of the decision. */
 		syslog(facility | level, "pam_buildkite: result=%s reason=%s "
 		    "detail=\"audit event lost: out of memory\"",
-		    ev->reason == PB_OK ? "allow" : "deny",
-		    pb_reason_name(ev->reason));
+		    result_name(ev->reason), pb_reason_name(ev->reason));
 	} else {
-		syslog(facility | level, "pam_buildkite(%s:auth): %s",
-		    svc.p ? svc.p : "", line);
+		syslog(facility | level, "pam_buildkite(%s:%s): %s",
+		    svc.p ? svc.p : "", end ? "session" : "auth", line);
 	}
 	free(svc.p);
 	free(line);

@@ -25,6 +25,8 @@ struct pb_audit_event {
 	const char *detail;     /* why, in plain words */
 	long pid;               /* the process (a PostgreSQL backend, its
 				   %p); 0 leaves it out */
+	long long duration;     /* PB_SESSION_EXPIRED: how long the
+				   session lasted, in seconds */
 };
 
 /* The event as one line without the syslog prefix: logfmt or a JSON
@@ -34,8 +36,9 @@ char *pb_audit_format(const struct pb_audit_event *ev,
 
 /* Writes the event to syslog the way pam_syslog does - the host's ident
  * and openlog state untouched, the message starting with
- * "pam_buildkite(service:auth):" - at LOG_NOTICE when allowed and
- * LOG_WARNING when denied, in the given facility. */
+ * "pam_buildkite(service:auth):", or "(service:session):" for a
+ * session's end - at LOG_NOTICE when allowed or ended and LOG_WARNING
+ * when denied, in the given facility. */
 void pb_audit_emit(const struct pb_audit_event *ev,
     enum pb_audit_format format, int facility);
 

@@ -16,17 +16,19 @@
 enum pb_reason
 pb_authn_decide(const struct pb_policy *pol, const json_t *claims,
     const char *role, const char *rhost, pb_trace_fn trace, void *trace_ctx,
-    const char **rule, char *detail, size_t detail_len)
+    const char **rule, long long *lifetime, char *detail, size_t detail_len)
 {
 	struct pb_decision dec;
 
 	*rule = NULL;
+	*lifetime = PB_LIFETIME_UNLIMITED;
 	if (pb_policy_decide(pol, claims, role, rhost, &dec, trace,
 	    trace_ctx) != 0) {
 		snprintf(detail, detail_len, "policy: %s", dec.error);
 		return PB_CONFIG;
 	}
 	*rule = dec.rule;
+	*lifetime = dec.session_lifetime;
 	switch (dec.verdict) {
 	case PB_VERDICT_ALLOW:
 		if (detail_len > 0)
@@ -110,12 +112,30 @@ single_use(const struct pb_config *cfg, long long now, bool record,
 	return r;
 }
 
+/* A limit nobody enforces is not a limit: a rule that bounds the
+ * session allows only where something will end it. */
+static enum pb_reason
+session_limit(const struct pb_authn *out, bool sessions_end, char *detail,
+    size_t detail_len)
+{
+	char life[32];
+
+	if (out->session_lifetime == PB_LIFETIME_UNLIMITED || sessions_end)
+		return PB_OK;
+	snprintf(detail, detail_len, "rule \"%s\" limits the session "
+	    "(lifetime %s) but no pg_buildkite extension is loaded in this "
+	    "process to end it (PostgreSQL: shared_preload_libraries = "
+	    "'pg_buildkite'; a connection pooler cannot)", out->rule,
+	    pb_lifetime_text(out->session_lifetime, life, sizeof(life)));
+	return PB_CONFIG;
+}
+
 /* The token is judged at now, the key cache at keys_now (the same but
  * for explain's --now). */
 static enum pb_reason
 run(const struct pb_policy *pol, const char *token, size_t len,
     const char *role, const char *rhost, long long now, long long keys_now,
-    bool record,
+    bool record, bool sessions_end,
     pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,
     struct pb_authn *out)
 {
@@ -160,7 +180,11 @@ run(const struct pb_policy *pol, const char *token, size_t len,
 		return reason;
 
 	reason = pb_authn_decide(pol, out->info.claims, role, rhost, trace,
-	    trace_ctx, &out->rule, out->detail, sizeof(out->detail));
+	    trace_ctx, &out->rule, &out->session_lifetime, out->detail,
+	    sizeof(out->detail));
+	if (reason == PB_OK)
+		reason = session_limit(out, sessions_end, out->detail,
+		    sizeof(out->detail));
 	if (reason != PB_OK || !cfg->token.single_use)
 		return reason;
 	return single_use(cfg, now, record, step, step_ctx, out);
@@ -172,16 +196,18 @@ pb_authn_explain(const struct pb_policy *pol, const char *token,
     long long keys_now, pb_step_fn step, void *step_ctx, pb_trace_fn trace,
     void *trace_ctx, struct pb_authn *out)
 {
-	return run(pol, token, len, role, rhost, now, keys_now, false, step,
+	return run(pol, token, len, role, rhost, now, keys_now, false, true,
+	    step,
 	    step_ctx, trace, trace_ctx, out);
 }
 
 enum pb_reason
 pb_authn_run(const struct pb_policy *pol, const char *token, size_t len,
-    const char *role, const char *rhost, long long now, pb_trace_fn trace,
-    void *trace_ctx, struct pb_authn *out)
+    const char *role, const char *rhost, long long now, bool sessions_end,
+    pb_trace_fn trace, void *trace_ctx, struct pb_authn *out)
 {
-	return run(pol, token, len, role, rhost, now, now, true, NULL, NULL,
+	return run(pol, token, len, role, rhost, now, now, true, sessions_end,
+	    NULL, NULL,
 	    trace, trace_ctx, out);
 }
 

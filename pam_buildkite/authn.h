@@ -7,6 +7,7 @@
 #ifndef PB_AUTHN_H
 #define PB_AUTHN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -18,6 +19,8 @@
 struct pb_authn {
 	struct pb_token_info info;  /* kid, alg and signed claims */
 	const char *rule;           /* deciding rule, owned by the policy */
+	long long session_lifetime; /* when allowed: how long the session
+				       may last (policy_config.h) */
 	char detail[1200];          /* why, in plain words */
 	char keys_note[512];        /* what the key source did beyond a
 				       fresh read (stale keys, a cache
@@ -26,14 +29,17 @@ struct pb_authn {
 
 /* Verifies token (len bytes) with the keys the policy names, at time now,
  * and asks the policy whether the job may become role from rhost (NULL
- * for Unix sockets). With token.single_use, an allowed token's jti is
- * then recorded in the replay store (PB_REPLAY if it was used before).
+ * for Unix sockets). A rule that limits the session's lifetime allows
+ * only where sessions_end (the pg_buildkite extension will end it), else
+ * the login is refused with PB_CONFIG. With token.single_use, an
+ * allowed token's jti is then recorded in the replay store (PB_REPLAY if
+ * it was used before).
  * trace, when not NULL, receives each rule's verdict.
  * Fills out (clear it with pb_authn_clear) and returns PB_OK only for a
  * genuine token the policy allows. */
 enum pb_reason pb_authn_run(const struct pb_policy *pol, const char *token,
     size_t len, const char *role, const char *rhost, long long now,
-    pb_trace_fn trace, void *trace_ctx, struct pb_authn *out);
+    bool sessions_end, pb_trace_fn trace, void *trace_ctx, struct pb_authn *out);
 
 /* What the admin tool's explain runs: pb_authn_run that also reports
  * each verification step (where the keys came from, then every check of
@@ -52,11 +58,12 @@ enum pb_reason pb_authn_explain(const struct pb_policy *pol,
 /* The policy step alone, for claims already verified (or given to the
  * admin tool's explain): PB_OK, PB_NO_RULE, PB_DENIED, or PB_CONFIG when
  * the policy could not decide. Sets *rule to the deciding rule (owned by
- * the policy, NULL when none) and says why in detail ("" when allowed). */
+ * the policy, NULL when none) and *lifetime to the allowed session's
+ * lifetime, and says why in detail ("" when allowed). */
 enum pb_reason pb_authn_decide(const struct pb_policy *pol,
     const json_t *claims, const char *role, const char *rhost,
-    pb_trace_fn trace, void *trace_ctx, const char **rule, char *detail,
-    size_t detail_len);
+    pb_trace_fn trace, void *trace_ctx, const char **rule,
+    long long *lifetime, char *detail, size_t detail_len);
 
 void pb_authn_clear(struct pb_authn *out);
 

@@ -28,6 +28,7 @@
 #include "authn.h"
 #include "policy.h"
 #include "reason.h"
+#include "session.h"
 
 /* Key of the verdict handed from authenticate to acct_mgmt; prefixed
  * because the pam_set_data namespace is shared by the whole stack. */
@@ -168,6 +169,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct options opt;
 	struct pb_error err;
 	const char *user = NULL, *tok;
+	pb_session_entry_fn session;
+	long long now;
 	size_t len;
 	char detail[sizeof(res.detail) + sizeof(res.keys_note) + 16] = "";
 
@@ -207,8 +210,15 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		ev.reason = PB_MALFORMED;
 		goto done;
 	}
-	ev.reason = pb_authn_run(pol, tok, len, user, rhost,
-	    (long long)time(NULL), NULL, NULL, &res);
+	/* In a PostgreSQL backend with pg_buildkite loaded, the session
+	 * this login opens is handed to it, which can end it. */
+	session = pb_session_entry();
+	now = (long long)time(NULL);
+	ev.reason = pb_authn_run(pol, tok, len, user, rhost, now,
+	    session != NULL, NULL, NULL, &res);
+	if (ev.reason == PB_OK && session != NULL)
+		ev.reason = pb_session_handoff(session, pol, &res, user,
+		    service, rhost, now, res.detail, sizeof(res.detail));
 	ev.kid = res.info.kid;
 	ev.claims = res.info.claims;
 	ev.rule = res.rule;

@@ -24,6 +24,8 @@ enum pb_reason {
 	PB_REPLAY,
 	PB_JWKS_UNAVAILABLE,
 	PB_CONFIG,
+	PB_SESSION_EXPIRED,     /* not a login's: the end of a session
+				   (result=end, the pg_buildkite extension) */
 };
 
 static inline const char *
@@ -33,7 +35,7 @@ pb_reason_name(enum pb_reason r)
 		"ok", "malformed", "algorithm", "unknown_key", "signature",
 		"issuer", "audience", "organization", "expired",
 		"not_yet_valid", "lifetime", "no_rule", "denied", "replay",
-		"jwks_unavailable", "config",
+		"jwks_unavailable", "config", "session_expired",
 	};
 
 	if ((unsigned)r >= sizeof(names) / sizeof(names[0]))

@@ -69,6 +69,7 @@ void pb_policy_free(struct pb_policy *pol);
 
 const struct pb_config *pb_policy_config(const struct pb_policy *pol);
 
+
 enum pb_verdict {
 	PB_VERDICT_ALLOW,   /* an allow rule lists the role, no deny rule */
 	PB_VERDICT_NO_RULE, /* no matching allow rule lists the role */
@@ -79,6 +80,8 @@ struct pb_decision {
 	enum pb_verdict verdict;
 	const char *rule;   /* the deciding rule's name (owned by the
 			       policy), NULL for NO_RULE */
+	long long session_lifetime;     /* ALLOW: the rule's or the
+					   policy's (policy_config.h) */
 	char error[256];    /* why pb_policy_decide returned -1 */
 	/* What could not be decided for this login, "" when nothing did:
 	 * with DENIED, the condition that made the deny rule apply; with

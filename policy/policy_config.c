@@ -1,6 +1,6 @@
 /*
- * policy_config.c - the settings schema: the token:, jwks: and audit:
- * mappings of the main policy file, read into struct pb_config
+ * policy_config.c - the settings schema: the token:, jwks:, audit: and
+ * session: mappings of the main policy file, read into struct pb_config
  * (policy_config.h) with their defaults and limits.
  */
 #include "config.h"
@@ -266,6 +266,44 @@ pl_load_audit(struct loader *l, const struct node *m)
 			return pl_unknown_key(l, k, "in audit",
 			    "format, facility");
 		}
+	}
+	return 0;
+}
+
+int
+pl_set_lifetime(struct loader *l, const struct node *n, const char *what,
+    long long *dst)
+{
+	if (n->kind == N_SCALAR && pl_key_is(n, "unlimited")) {
+		*dst = PB_LIFETIME_UNLIMITED;
+		return 0;
+	}
+	if (n->kind == N_SCALAR && pl_key_is(n, "token")) {
+		*dst = PB_LIFETIME_TOKEN;
+		return 0;
+	}
+	if (n->kind == N_SCALAR && n->len > 0 && (n->str[0] < '0' ||
+	    n->str[0] > '9'))
+		return pl_fail(l, n, "%s must be unlimited, token or a duration "
+		    "(like 90s, 15m or 1h)", what);
+	return pl_set_duration(l, n, what, 1, PB_LIFETIME_MAX, dst);
+}
+
+int
+pl_load_session(struct loader *l, const struct node *m)
+{
+	size_t i;
+
+	if (pl_want_map(l, m, "session") < 0)
+		return -1;
+	for (i = 0; i + 1 < m->n; i += 2) {
+		const struct node *k = m->kids[i], *v = m->kids[i + 1];
+
+		if (!pl_key_is(k, "lifetime"))
+			return pl_unknown_key(l, k, "in session", "lifetime");
+		if (pl_set_lifetime(l, v, "session.lifetime",
+		    &l->pol->cfg.session.lifetime) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -1,13 +1,14 @@
 /*
- * policy_config.h - the policy's settings (token:, jwks:, audit:): all
- * that token verification and the key cache need to know of a policy,
- * without its rules.
+ * policy_config.h - the policy's settings (token:, jwks:, audit:,
+ * session:): all that token verification, the key cache and the session
+ * need to know of a policy, without its rules.
  */
 #ifndef PB_POLICY_CONFIG_H
 #define PB_POLICY_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Signature algorithms a policy may allow (token.algorithms). */
 enum pb_alg {
@@ -20,6 +21,27 @@ enum pb_alg {
 
 enum pb_jwks_writer { PB_WRITER_MODULE, PB_WRITER_TOOL };
 enum pb_audit_format { PB_AUDIT_LOGFMT, PB_AUDIT_JSON };
+
+/* A session lifetime (session.lifetime, a rule's session_lifetime): a
+ * number of seconds, or one of these. */
+#define PB_LIFETIME_UNSET     0   /* a rule without one: the policy's */
+#define PB_LIFETIME_UNLIMITED (-1)
+#define PB_LIFETIME_TOKEN     (-2)  /* until the token's exp */
+#define PB_LIFETIME_MAX       (30LL * 86400)
+
+/* A lifetime as the policy writes it, "unlimited", "token" or seconds
+ * ("300s"), in buf. Inline: the pg_buildkite extension says it too. */
+static inline const char *
+pb_lifetime_text(long long lifetime, char *buf, size_t len)
+{
+	if (lifetime == PB_LIFETIME_TOKEN)
+		snprintf(buf, len, "token");
+	else if (lifetime <= 0)
+		snprintf(buf, len, "unlimited");
+	else
+		snprintf(buf, len, "%llds", lifetime);
+	return buf;
+}
 
 /* Durations are whole seconds. Strings are NUL-terminated and owned by
  * the policy; NULL means "not configured". */
@@ -50,6 +72,9 @@ struct pb_config {
 		enum pb_audit_format format;
 		int facility;           /* syslog facility, default LOG_AUTHPRIV */
 	} audit;
+	struct {
+		long long lifetime;     /* default PB_LIFETIME_UNLIMITED */
+	} session;
 };
 
 #endif

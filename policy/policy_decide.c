@@ -260,6 +260,7 @@ pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
 		return -1;
 	out->verdict = PB_VERDICT_NO_RULE;
 	out->rule = NULL;
+	out->session_lifetime = PB_LIFETIME_UNLIMITED;
 	out->undecided[0] = '\0';
 	snprintf(out->error, sizeof(out->error), "out of memory");
 	if (pol == NULL)
@@ -317,6 +318,9 @@ pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
 	} else if (allow != NULL) {
 		out->verdict = PB_VERDICT_ALLOW;
 		out->rule = allow->name;
+		out->session_lifetime = allow->session_lifetime !=
+		    PB_LIFETIME_UNSET ? allow->session_lifetime :
+		    pol->cfg.session.lifetime;
 	} else {
 		/* the allow rule that might have let the login in */
 		memcpy(out->undecided, allow_und, sizeof(allow_und));

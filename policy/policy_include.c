@@ -92,6 +92,8 @@ load_main(struct loader *l, const struct node *root)
 			r = pl_load_jwks(l, v);
 		} else if (pl_key_is(k, "audit")) {
 			r = pl_load_audit(l, v);
+		} else if (pl_key_is(k, "session")) {
+			r = pl_load_session(l, v);
 		} else if (pl_key_is(k, "include")) {
 			inc = v;
 			r = pl_set_path(l, v, "include", &pattern);
@@ -105,7 +107,7 @@ load_main(struct loader *l, const struct node *root)
 			r = pl_load_rules(l, v);
 		} else {
 			r = pl_unknown_key(l, k, "at the top level", "version, "
-			    "token, jwks, audit, include, rules");
+			    "token, jwks, audit, session, include, rules");
 		}
 		if (r < 0)
 			goto out;

@@ -69,6 +69,7 @@ struct pb_rule {
 	char *from_display;
 	struct pb_role *roles;  /* n_roles == 0: deny every role */
 	size_t n_roles;
+	long long session_lifetime;     /* PB_LIFETIME_UNSET: the policy's */
 };
 
 /* A policy read from a snapshot (policy_snapshot.c): its rules' strings

@@ -117,6 +117,10 @@ int pl_parse_tree(struct loader *l, struct arena *a, const char *buf,
 int pl_load_token(struct loader *l, const struct node *m);
 int pl_load_jwks(struct loader *l, const struct node *m);
 int pl_load_audit(struct loader *l, const struct node *m);
+int pl_load_session(struct loader *l, const struct node *m);
+/* unlimited, token or a duration of 1s to PB_LIFETIME_MAX */
+int pl_set_lifetime(struct loader *l, const struct node *n, const char *what,
+    long long *dst);
 
 /* policy_rules.c: the rules schema */
 int pl_load_rules(struct loader *l, const struct node *n);

@@ -45,6 +45,7 @@ pl_config_defaults(struct pb_config *c)
 	c->jwks.writer = PB_WRITER_MODULE;
 	c->audit.format = PB_AUDIT_LOGFMT;
 	c->audit.facility = LOG_AUTHPRIV;
+	c->session.lifetime = PB_LIFETIME_UNLIMITED;
 	return c->token.issuer && c->jwks.url && c->jwks.cache ? 0 : -1;
 }
 

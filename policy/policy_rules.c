@@ -231,6 +231,7 @@ build_rule(struct loader *l, const struct node *m, struct pb_rule *r)
 	};
 	const struct node *name = NULL, *effect = NULL, *conds[5] = { 0 };
 	const struct node *claims = NULL, *from = NULL, *roles = NULL;
+	const struct node *lifetime = NULL;
 	char b[160];
 	size_t i, c;
 
@@ -255,10 +256,12 @@ build_rule(struct loader *l, const struct node *m, struct pb_rule *r)
 			from = v;
 		else if (pl_key_is(k, "roles"))
 			roles = v;
+		else if (pl_key_is(k, "session_lifetime"))
+			lifetime = v;
 		else
 			return pl_unknown_key(l, k, "in rule", "name, effect, "
 			    "pipeline, branch, tag, step, source, claims, "
-			    "from, roles");
+			    "from, roles, session_lifetime");
 	}
 	if (name == NULL)
 		return pl_fail(l, m, "rule has no name");
@@ -301,6 +304,13 @@ build_rule(struct loader *l, const struct node *m, struct pb_rule *r)
 		return pl_fail(l, m, "allow rule %s has no roles",
 		    pl_q(b, sizeof(b), name));
 	}
+	if (lifetime != NULL && r->deny)
+		return pl_fail(l, lifetime, "deny rule %s: session_lifetime "
+		    "only applies to logins an allow rule lets in",
+		    pl_q(b, sizeof(b), name));
+	if (lifetime != NULL && pl_set_lifetime(l, lifetime,
+	    "session_lifetime", &r->session_lifetime) < 0)
+		return -1;
 	return 0;
 }
 

@@ -22,12 +22,12 @@
  *   u32 number of sources, opt-str include pattern
  *   per source: str path, u64 size, SHA-256 of the content (the policy
  *     first, then the include's matches in glob order)
- *   config: the fields of struct pb_config
+ *   config: the fields of struct pb_config, session.lifetime last
  *   u32 totals of rules, conditions, items, CIDRs, roles
  *   per rule: str name, u8 deny, u32 conditions (str claim,
  *     str label, str display, u32 items (u8 neg, u8 regex, str text)),
  *     u32 CIDRs (u8 family, 16 bytes, u32 prefix), opt-str from display,
- *     u32 roles (str text)
+ *     u32 roles (str text), i64 session lifetime
  * str: u32 length, the bytes, a NUL; opt-str: u8 present, then a str.
  */
 #ifndef PB_POLICY_SNAPSHOT_H
@@ -39,7 +39,7 @@
 #include "msg.h"
 #include "policy_int.h"
 
-#define PB_SNAP_MAGIC   "pbpolicysnap1\n\0"     /* 16 bytes with its NUL */
+#define PB_SNAP_MAGIC   "pbpolicysnap2\n\0"     /* 16 bytes with its NUL */
 #define PB_SNAP_ORDER   0x01020304u             /* the host's byte order */
 #define PB_SNAP_MAX     (64u * 1024 * 1024)
 

@@ -138,6 +138,17 @@ get_count(struct rd *r, size_t min)
 	return r->bad ? 0 : n;
 }
 
+/* A lifetime the loader could have written (pl_set_lifetime); unset
+ * only for a rule, and set only on an allow rule's. */
+static bool
+lifetime_ok(long long v, bool in_rule)
+{
+	if (v == PB_LIFETIME_UNSET)
+		return in_rule;
+	return v == PB_LIFETIME_UNLIMITED || v == PB_LIFETIME_TOKEN ||
+	    (v >= 1 && v <= PB_LIFETIME_MAX);
+}
+
 static void
 get_config(struct rd *r, struct pb_config *c)
 {
@@ -175,6 +186,7 @@ get_config(struct rd *r, struct pb_config *c)
 	c->audit.format = get_bool(r) ? PB_AUDIT_JSON : PB_AUDIT_LOGFMT;
 	fac = get_i64(r);
 	c->audit.facility = (int)fac;
+	c->session.lifetime = get_i64(r);
 	/* what the loader guarantees and the module relies on */
 	if (c->token.issuer == NULL || n == 0 ||
 	    c->token.organization == NULL || c->jwks.cache == NULL ||
@@ -186,7 +198,8 @@ get_config(struct rd *r, struct pb_config *c)
 	    c->jwks.max_stale < 0 || c->jwks.max_stale > 30 * 86400 ||
 	    c->jwks.timeout < 1 || c->jwks.timeout > 60 || fac < 0 ||
 	    fac > (23 << 3) || (fac & 7) != 0 ||
-	    (c->token.single_use && c->token.replay_dir == NULL))
+	    (c->token.single_use && c->token.replay_dir == NULL) ||
+	    !lifetime_ok(c->session.lifetime, false))
 		r->bad = true;
 }
 
@@ -237,6 +250,7 @@ skim_rule(struct rd *r, const char *role, size_t rolelen, size_t n[4])
 		    memcmp(text, role, len) == 0)))
 			bears = true;
 	}
+	(void)get_i64(r);
 	return bears && !r->bad;
 }
 
@@ -310,9 +324,13 @@ get_rule(struct rd *r, struct pb_rule *ru, struct pb_snapmem *m,
 		    &ro->tmpl, msg, sizeof(msg)) < 0)
 			goto bad;
 	}
+	ru->session_lifetime = get_i64(r);
 	/* an allow rule without roles would cover every role; the loader
-	 * only lets a deny rule go without */
-	if (ru->name != NULL && (ru->deny || ru->n_roles > 0))
+	 * only lets a deny rule go without, and a lifetime only on an allow
+	 * rule */
+	if (ru->name != NULL && (ru->deny || ru->n_roles > 0) &&
+	    (ru->deny ? ru->session_lifetime == PB_LIFETIME_UNSET :
+	    lifetime_ok(ru->session_lifetime, true)))
 		return;
 bad:
 	r->bad = true;

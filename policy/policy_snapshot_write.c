@@ -87,6 +87,7 @@ put_config(struct pb_buf *w, const struct pb_config *c)
 	put_u8(w, c->jwks.writer == PB_WRITER_TOOL);
 	put_u8(w, c->audit.format == PB_AUDIT_JSON);
 	put_i64(w, c->audit.facility);
+	put_i64(w, c->session.lifetime);
 }
 
 static void
@@ -138,6 +139,7 @@ put_rules(struct pb_buf *w, const struct pb_policy *pol)
 		put_u32(w, r->n_roles);
 		for (j = 0; j < r->n_roles; j++)
 			put_strn(w, r->roles[j].text, r->roles[j].len);
+		put_i64(w, r->session_lifetime);
 	}
 }
 

@@ -9,11 +9,14 @@ libpam0g-dev libjansson-dev libssl-dev libyaml-dev libpcre2-dev
 pamtester libpam-wrapper postgresql-15 postgresql-client-15
 binutils ca-certificates python3-jsonschema python3-yaml clang
 libclang-rt-dev libcurl4-openssl-dev openssl debhelper valgrind
-libjwt-dev"
+libjwt-dev postgresql-server-dev-15 libkrb5-dev"
 # libclang-rt-dev holds clang's libFuzzer and sanitizer runtimes
 # (fuzz/run.sh); clang only recommends it, and recommends are not
 # installed here. libjwt-dev: the tests' second opinion on tokens
 # (test_jwt_diff, fuzz_jwt_diff), never used by the module.
+# postgresql-server-dev-15: the pg_buildkite extension's headers; their
+# libpq-be.h includes GSSAPI's, from libkrb5-dev, which the server
+# headers only recommend.
 
 missing=""
 for p in $PACKAGES; do

@@ -28,6 +28,7 @@ TOOL="${PB_TOOL:-$top_builddir/pam-buildkite}"
 MINT="$top_builddir/tests/mint-token"
 SHIM="$top_builddir/tests/.libs/syslog_capture.so"
 CONFDIR_SHIM="$top_builddir/tests/.libs/pam_confdir.so"
+PGEXT="$top_builddir/.libs/pg_buildkite.so"
 
 tap_n=0
 tap_failed=0
@@ -243,7 +244,8 @@ host all admin 127.0.0.1/32 trust
 ${PG_HBA_EXTRA:-}
 host all all 127.0.0.1/32 pam pamservice=pbtest
 HBA
-	cleanup="$cleanup as_server '$PG_BINDIR/pg_ctl' -D '$DATA' -m immediate stop >/dev/null 2>&1;"
+	PG_CTL=${PG_CTL:-$PG_BINDIR/pg_ctl}
+	cleanup="$cleanup as_server '$PG_CTL' -D '$DATA' -m immediate stop >/dev/null 2>&1;"
 	# The port comes from the pid; when another test's server holds it,
 	# try the next few.
 	try=0
@@ -252,12 +254,39 @@ HBA
 		as_server env \
 			LD_PRELOAD="$(san_preload) $TMP/lib/pam_confdir.so $TMP/lib/syslog_capture.so" \
 			PB_PAM_CONFDIR="$TMP/pam.d" PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
-			"$PG_BINDIR/pg_ctl" -D "$DATA" -l "$TMP/pg/server.log" \
+			"$PG_CTL" -D "$DATA" -l "$TMP/pg/server.log" \
 			-o "-p $PORT" -w -t 30 start >/dev/null 2>&1 && return 0
 		try=$((try + 1))
 		[ $try -lt 5 ] && grep -q 'could not bind' "$TMP/pg/server.log" ||
 			{ cat "$TMP/pg/server.log"; return 1; }
 	done
+}
+
+# pg_tree : a private copy of the server's layout in $TMP/pgtree with the
+# built pg_buildkite extension in it, so that CREATE EXTENSION finds it
+# without a file written to the system's directories. postgres finds its
+# library and share directories relative to its own (resolved) path, so
+# postgres and pg_ctl are copied and everything else is linked. Sets
+# PG_CTL for pg_start.
+pg_tree() {
+	set -- "$("$PG_BINDIR/pg_config" --bindir)" \
+		"$("$PG_BINDIR/pg_config" --pkglibdir)" \
+		"$("$PG_BINDIR/pg_config" --sharedir)"
+	root=$(python3 -c 'import os,sys; print(os.path.commonpath(sys.argv[1:]))' "$@")
+	tree="$TMP/pgtree"
+	mkdir -p "$tree${1#"$root"}" "$tree${2#"$root"}" \
+		"$tree${3#"$root"}/extension" || return 1
+	cp "$1/postgres" "$1/pg_ctl" "$tree${1#"$root"}/" || return 1
+	for f in "$2"/* "$3"/* "$3"/extension/*; do
+		t="$tree${f#"$root"}"
+		[ -e "$t" ] || ln -s "$f" "$t" || return 1
+	done
+	cp "$PGEXT" "$tree${2#"$root"}/" &&
+	cp "$top_srcdir/pg_buildkite/pg_buildkite.control" \
+		"$top_srcdir"/pg_buildkite/pg_buildkite--*.sql \
+		"$tree${3#"$root"}/extension/" || return 1
+	chmod -R a+rX "$tree"
+	PG_CTL="$tree${1#"$root"}/pg_ctl"
 }
 
 # jwks_server_start DIR : the local HTTPS issuer of tests/jwks_server.py

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static int tap_n, tap_failed;
 
@@ -58,6 +59,27 @@ tap_eq(const char *file, int line, long long got, long long want,
 		printf("#   at %s:%d: expected %s to be %lld, got %lld\n",
 		    file, line, what, want, got);
 	return got == want;
+}
+
+/* The same for strings. */
+#define ok_str(got, want, ...) \
+	tap_str(__FILE__, __LINE__, (got), (want), #got, __VA_ARGS__)
+
+static __attribute__((format(printf, 6, 7), unused)) int
+tap_str(const char *file, int line, const char *got, const char *want,
+    const char *what, const char *fmt, ...)
+{
+	int pass = got != NULL && want != NULL && strcmp(got, want) == 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	tap_vresult(pass, fmt, ap);
+	va_end(ap);
+	if (!pass)
+		printf("#   at %s:%d: expected %s to be \"%s\", got \"%s\"\n",
+		    file, line, what, want ? want : "(null)",
+		    got ? got : "(null)");
+	return pass;
 }
 
 static __attribute__((format(printf, 1, 2), unused)) void

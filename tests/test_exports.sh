@@ -24,4 +24,27 @@ ok "$([ $? -ne 0 ]; echo $?)" "module does not link libcurl"
 echo "$needed" | grep -q jwt
 ok "$([ $? -ne 0 ]; echo $?)" "module does not link libjwt"
 
+# In a PostgreSQL backend the dynamic linker looks in the postgres
+# binary first: a name both it and a library define (json_object is
+# jansson's function and PostgreSQL's SQL function) would call
+# PostgreSQL's, and crash the backend. Neither the module nor the
+# extension may import such a name, save the extension's server API.
+if [ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/postgres" ]; then
+	nm -D --defined-only "$PG_BINDIR/postgres" | awk '{print $3}' >"$TMP/pgsyms"
+	libc=$(nm -D --defined-only "$(ldd "$MODULE" | awk '$1 ~ /^libc\.so/ {print $3}')" |
+		awk '{print $3}' | sed 's/@.*//')
+	echo "$libc" >"$TMP/libc"
+	clash=$(echo "$imports" | grep -v -x -F -f "$TMP/libc" | grep -x -F -f "$TMP/pgsyms" | tr '\n' ' ')
+	ok "$([ -z "$clash" ]; echo $?)" "the module imports no name the postgres binary defines (${clash:-none})"
+	if [ -f "$PGEXT" ]; then
+		clash=$(nm -D --undefined-only "$PGEXT" | awk '{print $2}' | grep '@' | sed 's/@.*//' |
+			grep -v -x -F -f "$TMP/libc" | grep -x -F -f "$TMP/pgsyms" | tr '\n' ' ')
+		ok "$([ -z "$clash" ]; echo $?)" "the extension imports from its libraries no name the postgres binary defines (${clash:-none})"
+		exported=$(nm -D --defined-only "$PGEXT" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' |
+			grep -v -E '^(_init|_fini|_edata|_end|__bss_start)$' | sort | tr '\n' ' ')
+		ok "$([ "$exported" = "Pg_magic_func _PG_init pg_buildkite_preloaded pg_buildkite_session_v1 pg_buildkite_sessions pg_buildkite_sweeper_main pg_finfo_pg_buildkite_preloaded pg_finfo_pg_buildkite_sessions " ]; echo $?)" \
+			"the extension exports only what PostgreSQL and the module look up (got: $exported)"
+	fi
+fi
+
 done_testing

@@ -624,8 +624,8 @@ login(const struct pb_policy *pol, const struct tm_key *k, const char *kid,
 	struct pb_authn res;
 	enum pb_reason r;
 
-	r = pb_authn_run(pol, tok, strlen(tok), "r", NULL, now, NULL, NULL,
-	    &res);
+	r = pb_authn_run(pol, tok, strlen(tok), "r", NULL, now, false, NULL,
+	    NULL, &res);
 	snprintf(detail, len, "%s", res.detail);
 	pb_authn_clear(&res);
 	free(tok);

@@ -133,7 +133,7 @@ struct err_case {
 static const struct err_case err_cases[] = {
 	{ "unknown top-level key", HDR "tokn: 1\n", "5:1",
 	  "unknown key \"tokn\" at the top level (expected one of: version, "
-	  "token, jwks, audit, include, rules)" },
+	  "token, jwks, audit, session, include, rules)" },
 	{ "unknown key in token", HDR "  issuers: x\n", "5:3",
 	  "unknown key \"issuers\" in token (expected one of: issuer," },
 	{ "unknown key in jwks", HDR "jwks:\n  urls: x\n", "6:3",
@@ -142,7 +142,23 @@ static const struct err_case err_cases[] = {
 	  "unknown key \"fmt\" in audit (expected one of: format, facility)" },
 	{ "unknown key in rule", HDR RULE "    roles: [x]\n    branchs: main\n",
 	  "9:5", "unknown key \"branchs\" in rule (expected one of: name, "
-	  "effect, pipeline, branch, tag, step, source, claims, from, roles)" },
+	  "effect, pipeline, branch, tag, step, source, claims, from, roles, "
+	  "session_lifetime)" },
+	{ "unknown key in session", HDR "session:\n  life: 5m\n", "6:3",
+	  "unknown key \"life\" in session (expected one of: lifetime)" },
+	{ "session not a mapping", HDR "session: 5m\n", "5:10",
+	  "session must be a mapping" },
+	{ "session lifetime a word", HDR "session:\n  lifetime: forever\n",
+	  "6:13", "session.lifetime must be unlimited, token or a duration" },
+	{ "session lifetime zero", HDR "session:\n  lifetime: 0\n", "6:13",
+	  "session.lifetime" },
+	{ "session lifetime too long", HDR "session:\n  lifetime: 31d\n",
+	  "6:13", "session.lifetime" },
+	{ "session lifetime on a deny rule", HDR RULE "    effect: deny\n"
+	  "    session_lifetime: 5m\n", "9:23", "deny rule \"r\": "
+	  "session_lifetime only applies to logins an allow rule lets in" },
+	{ "rule session lifetime a list", HDR RULE "    roles: [x]\n"
+	  "    session_lifetime: [5m]\n", "9:23", "session_lifetime" },
 	{ "version missing", "token:\n  audience: pg\n  organization: acme\n",
 	  "1:1", "version is required" },
 	{ "version 2", "version: 2\ntoken:\n  audience: pg\n"
@@ -1988,6 +2004,56 @@ test_snapshot(void)
 
 /* ----------------------------------------------------------------- main */
 
+/* session.lifetime and a rule's session_lifetime: the allow decision
+ * carries the rule's, else the policy's (from YAML and, under
+ * TEST_POLICY_COMPILED, from the snapshot). */
+static void
+test_session_lifetime(void)
+{
+	static const struct {
+		const char *session, *rule, *want;
+	} cases[] = {
+		{ "", "", "unlimited" },
+		{ "session:\n  lifetime: token\n", "", "token" },
+		{ "session:\n  lifetime: 15m\n", "", "900s" },
+		{ "session:\n  lifetime: unlimited\n", "", "unlimited" },
+		{ "session:\n  lifetime: token\n",
+		  "    session_lifetime: 5s\n", "5s" },
+		{ "session:\n  lifetime: 1h\n",
+		  "    session_lifetime: unlimited\n", "unlimited" },
+		{ "", "    session_lifetime: 30d\n", "2592000s" },
+	};
+	struct pb_decision d;
+	struct pb_error err;
+	char text[1024], life[32];
+	json_t *claims = make_claims(NULL, NULL);
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pb_policy *pol;
+
+		snprintf(text, sizeof(text), HDR "%srules:\n  - name: r\n"
+		    "    pipeline: \"*\"\n    roles: [ci]\n%s", cases[i].session,
+		    cases[i].rule);
+		pol = load_text(text, &err);
+		if (!ok(pol != NULL, "session %zu: loads", i)) {
+			diag("%s", err.text);
+			continue;
+		}
+		ok(pb_policy_decide(pol, claims, "ci", NULL, &d, NULL,
+		    NULL) == 0 && d.verdict == PB_VERDICT_ALLOW,
+		    "session %zu: allowed", i);
+		ok_str(pb_lifetime_text(d.session_lifetime, life,
+		    sizeof(life)), cases[i].want, "session %zu: lifetime", i);
+		ok(pb_policy_decide(pol, claims, "other", NULL, &d, NULL,
+		    NULL) == 0 && d.verdict == PB_VERDICT_NO_RULE &&
+		    d.session_lifetime == PB_LIFETIME_UNLIMITED,
+		    "session %zu: no lifetime without an allow", i);
+		pb_policy_free(pol);
+	}
+	json_decref(claims);
+}
+
 int
 main(void)
 {
@@ -2012,6 +2078,7 @@ main(void)
 	test_includes();
 	test_caps();
 	test_snapshot();
+	test_session_lifetime();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

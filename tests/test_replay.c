@@ -993,8 +993,8 @@ login(const struct pb_policy *pol, const char *tok, const char *role,
 	struct pb_authn res;
 	enum pb_reason r;
 
-	r = pb_authn_run(pol, tok, strlen(tok), role, NULL, now, NULL, NULL,
-	    &res);
+	r = pb_authn_run(pol, tok, strlen(tok), role, NULL, now, false, NULL,
+	    NULL, &res);
 	snprintf(detail, len, "%s", res.detail);
 	if (jti != NULL)
 		snprintf(jti, jti_len, "%s", json_string_value(json_object_get(

@@ -57,6 +57,7 @@ struct verdict {
 	const char *claims_label;
 	bool consulted;		/* whether the rules were asked */
 	const long long *now;	/* the clock, NULL for --claims */
+	long long lifetime;	/* allowed: the session's (policy.h) */
 };
 
 static int
@@ -261,9 +262,16 @@ print_claims(const json_t *claims, const char *label)
 static void
 print_decision(const struct verdict *v)
 {
+	char life[32];
+
 	if (v->reason == PB_OK) {
 		fputs("decision: allow (rule ", stdout);
 		put_quoted(stdout, v->rule != NULL ? v->rule : "");
+		if (v->lifetime != PB_LIFETIME_UNLIMITED)
+			printf("; session lifetime %s, ended by the "
+			    "pg_buildkite extension, refused where it is not "
+			    "loaded", pb_lifetime_text(v->lifetime, life,
+			    sizeof(life)));
 		puts(")");
 		return;
 	}
@@ -299,6 +307,12 @@ report_json(const struct trail *t, const struct explain_args *a,
 		return -1;
 	if (v->now != NULL)
 		json_object_set_new(o, "now", json_integer(*v->now));
+	if (v->reason == PB_OK) {
+		char life[32];
+
+		json_object_set_new(o, "session_lifetime", json_string(
+		    pb_lifetime_text(v->lifetime, life, sizeof(life))));
+	}
 	json_object_set(o, "steps", t->steps);
 	json_object_set(o, "rules", t->rules);
 	if (v->claims != NULL)
@@ -394,7 +408,7 @@ explain_claims(const struct explain_args *a, const struct pb_policy *pol,
 	on_step(t, "claims", true, "claims given: token "
 	    "verification skipped");
 	v.reason = pb_authn_decide(pol, claims, a->role, a->rhost, on_rule, t,
-	    &v.rule, detail, sizeof(detail));
+	    &v.rule, &v.lifetime, detail, sizeof(detail));
 	if (t->oom)
 		return out_of_memory();
 	v.detail = detail;
@@ -439,6 +453,7 @@ explain_token(const struct explain_args *a, const struct pb_policy *pol,
 	v.consulted = json_array_size(t->rules) > 0 || v.reason == PB_OK ||
 	    v.reason == PB_NO_RULE || v.reason == PB_DENIED;
 	v.rule = res.rule;
+	v.lifetime = res.session_lifetime;
 	v.detail = res.detail;
 	v.claims = res.info.claims;
 	status = report(t, a, &v);
