@@ -80,7 +80,8 @@ rc=$?
 result build-deb package-build $rc
 ( cd "$top/build-deb" && DEBIAN_FRONTEND=noninteractive \
 	apt-get install -y --reinstall \
-	./libpam-buildkite_*.deb >install.log 2>&1 )
+	./libpam-buildkite_*.deb ./postgresql-15-buildkite_*.deb \
+	>install.log 2>&1 )
 rc=$?
 [ $rc -eq 0 ] || tail -40 "$top/build-deb/install.log"
 result build-deb package-install $rc

@@ -149,6 +149,7 @@ unix_socket_directories = '$TMP/pg'
 fsync = off
 ssl = on
 authentication_timeout = 10s
+shared_preload_libraries = 'pg_buildkite'
 CONF
 # The example pg_hba.conf lines, with the agents' networks replaced by
 # this host, below a line for the test's own administrator.
@@ -167,8 +168,15 @@ runuser -u postgres -- env \
 ok 0 "PostgreSQL starts with ssl = on and the example pg_hba.conf lines"
 psql -h "$TMP/pg" -p "$PORT" -U admin -d postgres -q -v ON_ERROR_STOP=1 -c \
 	"create role buildkite nologin; create role api_migrator login;
-	 create role ci_reader login; create role ci_billing login in role buildkite;" \
-	>/dev/null || { echo "Bail out! cannot create roles"; exit 1; }
+	 create role ci_reader login; create role ci_billing login in role buildkite;
+	 create extension pg_buildkite; grant pg_read_all_stats to api_migrator;" \
+	>/dev/null || { echo "Bail out! cannot create roles and the extension"; exit 1; }
+ext=$(dpkg-query -L postgresql-15-buildkite 2>/dev/null)
+echo "$ext" | grep -qx /usr/lib/postgresql/15/lib/pg_buildkite.so &&
+	echo "$ext" | grep -qx /usr/share/postgresql/15/extension/pg_buildkite.control
+ok $? "postgresql-15-buildkite installs the extension where PostgreSQL 15 looks"
+grep -q "/security/pam_buildkite.so" "/proc/$(head -1 "$DATA/postmaster.pid")/maps"
+ok $? "... and, preloaded, the postmaster maps the installed module (pg_buildkite.pam_module's default)"
 
 LOG="$PB_SYSLOG"
 login() { # login ROLE TOKEN [SSLMODE]
@@ -239,6 +247,11 @@ login api_migrator "$test"
 grep -q '"result":"deny","reason":"no_rule","role":"api_migrator"' "$LOG"
 ok $? "... and api_migrator is still refused with reason no_rule"
 rm -f "$POLICY.compiled"
+
+out=$(PGPASSWORD=$mig psql -X -w -At "host=127.0.0.1 port=$PORT user=api_migrator dbname=postgres sslmode=verify-full sslrootcert=$TMP/root.crt" \
+	-c "select role, pipeline, step, rule, current_setting('buildkite.pipeline') from buildkite.sessions where pid = pg_backend_pid()" 2>&1)
+ok "$([ "$out" = "api_migrator|api|migrate|api migrations from main|api" ]; echo $?)" \
+	"the installed extension shows the token session in buildkite.sessions ($out)"
 
 login ci_reader "$test" disable
 ok "$([ $rc -ne 0 ]; echo $?)" "without TLS the example pg_hba.conf rejects the login"
