@@ -24,9 +24,10 @@ pb_session_entry(void)
 }
 
 /* The claim's string, NULL when absent or not a string. -1 when it holds
- * a NUL: as a C string it would arrive cut short, and a session setting
- * that says "prod" for a pipeline "prod\0x" is a lie a row level security
- * policy would believe. */
+ * a NUL (the verifier refuses such a payload; this holds without it): as
+ * a C string it would arrive cut short, and a setting that says "prod"
+ * for a pipeline "prod\0x" is a lie a row level security policy would
+ * believe. */
 static int
 claim_str(const json_t *claims, const char *name, const char **out)
 {

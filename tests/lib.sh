@@ -251,15 +251,27 @@ HBA
 	try=0
 	while :; do
 		PORT=$((20000 + ($$ + try * 7919) % 20000))
-		as_server env \
-			LD_PRELOAD="$(san_preload) $TMP/lib/pam_confdir.so $TMP/lib/syslog_capture.so" \
-			PB_PAM_CONFDIR="$TMP/pam.d" PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
-			"$PG_CTL" -D "$DATA" -l "$TMP/pg/server.log" \
-			-o "-p $PORT" -w -t 30 start >/dev/null 2>&1 && return 0
+		pg_run && return 0
 		try=$((try + 1))
 		[ $try -lt 5 ] && grep -q 'could not bind' "$TMP/pg/server.log" ||
 			{ cat "$TMP/pg/server.log"; return 1; }
 	done
+}
+
+# pg_run : starts pg_start's server on $PORT.
+pg_run() {
+	as_server env \
+		LD_PRELOAD="$(san_preload) $TMP/lib/pam_confdir.so $TMP/lib/syslog_capture.so" \
+		PB_PAM_CONFDIR="$TMP/pam.d" PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
+		"$PG_CTL" -D "$DATA" -l "$TMP/pg/server.log" \
+		-o "-p $PORT" -w -t 30 start >/dev/null 2>&1
+}
+
+# pg_restart : pg_start's server again, with its postgresql.conf as
+# changed since.
+pg_restart() {
+	as_server "$PG_CTL" -D "$DATA" -m fast stop >/dev/null 2>&1
+	pg_run || { cat "$TMP/pg/server.log"; return 1; }
 }
 
 # pg_tree : a private copy of the server's layout in $TMP/pgtree with the

@@ -219,4 +219,15 @@ grep -E -q 'terminated by signal|was terminated|terminating any other active ser
 	"$TMP/pg/server.log"
 ok "$([ $? -ne 0 ]; echo $?)" "no backend crashed"
 
+# Without its sweeper (no worker slot for it) the extension cannot end a
+# session, and refuses to take one that must end.
+echo "max_worker_processes = 0" >>"$DATA/postgresql.conf"
+pg_restart >/dev/null || { echo "Bail out! PostgreSQL did not restart"; exit 1; }
+login ci_short "$tok" "select 1"
+ok "$([ $rc -ne 0 ]; echo $?)" "without the sweeper, a lifetime rule refuses the login"
+audit_has "$LOG" 'result=deny reason=config role=ci_short .*the pg_buildkite extension refused the session: the session lifetime cannot be enforced: the pg_buildkite sweeper is not running'
+ok $? "... audited as reason=config, saying why"
+login api_migrator "$tok" "select pipeline from buildkite.sessions where pid = pg_backend_pid()"
+ok "$([ $rc -eq 0 ] && [ "$out" = api ]; echo $?)" "... while an unlimited rule still opens its session ($out)"
+
 done_testing

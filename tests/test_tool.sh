@@ -320,6 +320,22 @@ run explain -c "$P" --role api_admin --claims "$TMP/claims.json" --json
 [ $rc -eq 1 ] && [ "$(js "$out" 'j["reason"], j["claims"]["build_branch"], j["claims"]["step_key"], "now" in j')" = "no_rule alice:main None False" ]
 ok $? "explain --claims --json: reason and the given claims"
 
+# A rule's session lifetime is part of the decision explain shows.
+sed 's/^rules:$/session:\n  lifetime: token\nrules:/' "$P" >"$TMP/life.yaml"
+cat >>"$TMP/life.yaml" <<'YAML'
+  - name: five seconds
+    pipeline: web
+    roles: [ci_short]
+    session_lifetime: 5s
+YAML
+chmod 600 "$TMP/life.yaml"
+run explain -c "$TMP/life.yaml" --role ci_short --claims "$TMP/claims.json"
+[ $rc -eq 0 ] && [ "$(printf '%s\n' "$out" | tail -n 1)" = 'decision: allow (rule "five seconds"; session lifetime 5s, ended by the pg_buildkite extension, refused where it is not loaded)' ]
+ok $? "explain: an allow says the rule's session lifetime"
+run explain -c "$TMP/life.yaml" --role ci_web --claims "$TMP/claims.json" --json
+[ $rc -eq 0 ] && [ "$(js "$out" 'j["session_lifetime"]')" = token ]
+ok $? "explain --json: ... and the policy's, for a rule without one"
+
 printf '{"pipeline_slug": "a",\n "pipeline_slug": "b"}\n' >"$TMP/dup.json"
 run explain -c "$P" --role x --claims "$TMP/dup.json"
 [ $rc -eq 2 ] && has_re "$err" "dup\\.json:2:[0-9]+: duplicate object key"

@@ -240,16 +240,11 @@ connect_table "" trust permit ask scram bk bky bkl
 # the module once (pg_buildkite.pam_module), and every token session is
 # handed to the extension.
 if [ -n "$PG_TREE_OK" ]; then
-	as_server "$PG_CTL" -D "$DATA" -m fast stop >/dev/null 2>&1
 	cat >>"$DATA/postgresql.conf" <<CONF
 shared_preload_libraries = 'pg_buildkite'
 pg_buildkite.pam_module = '$TMP/lib/pam_buildkite.so'
 CONF
-	as_server env LD_PRELOAD="$TMP/lib/pam_confdir.so $TMP/lib/syslog_capture.so" \
-		PB_PAM_CONFDIR="$TMP/pam.d" PB_SYSLOG_CAPTURE="$PB_SYSLOG" \
-		"$PG_CTL" -D "$DATA" -l "$TMP/pg/server.log" -o "-p $PORT" -w -t 30 \
-		start >/dev/null 2>&1 || { echo "bench: PostgreSQL with pg_buildkite did not start" >&2;
-		cat "$TMP/pg/server.log" >&2; exit 1; }
+	pg_restart >&2 || { echo "bench: PostgreSQL with pg_buildkite did not start" >&2; exit 1; }
 	connect_table "b, pg_buildkite preloaded" trust permit ask scram bk
 else
 	echo
