@@ -196,10 +196,38 @@ test_json(void)
 	json_decref(c);
 }
 
+/* The line the pg_buildkite extension writes when it ends a session. */
+static void
+test_session_end(void)
+{
+	struct pb_audit_event ev = { .reason = PB_SESSION_EXPIRED,
+	    .role = "r", .service = "postgresql", .rule = "five seconds",
+	    .detail = "session lifetime 5s reached", .pid = 7,
+	    .duration = 5 };
+	char *p = pb_audit_format(&ev, PB_AUDIT_LOGFMT);
+	char *j = pb_audit_format(&ev, PB_AUDIT_JSON);
+
+	ok_str(p, "result=end reason=session_expired role=r "
+	    "service=postgresql rule=\"five seconds\" "
+	    "detail=\"session lifetime 5s reached\" duration=5 pid=7",
+	    "logfmt: a session's end, with its duration before the pid");
+	ok(j != NULL && strstr(j, "{\"result\":\"end\",\"reason\":"
+	    "\"session_expired\"") == j && strstr(j, ",\"duration\":5,") !=
+	    NULL, "json: result end, the duration a number (%s)", j);
+	free(p);
+	free(j);
+	ev.reason = PB_OK;
+	p = pb_audit_format(&ev, PB_AUDIT_LOGFMT);
+	ok(p != NULL && strstr(p, "duration=") == NULL,
+	    "a login's line has no duration (%s)", p);
+	free(p);
+}
+
 int
 main(void)
 {
 	test_logfmt_fields();
+	test_session_end();
 	test_logfmt_escaping();
 	test_hostile_role();
 	test_truncation();
