@@ -44,29 +44,42 @@ free_session(struct pgbk_session *s)
 	free(s);
 }
 
+/* The facts' strings into s: 0, or -1 when out of memory. */
+static int
+copy_strings(struct pgbk_session *s, const struct pb_session_facts *f)
+{
+	const struct {
+		const char *from;
+		char **to;
+	} strs[] = {
+		{ f->role, &s->role }, { f->service, &s->service },
+		{ f->rhost, &s->rhost }, { f->org, &s->org },
+		{ f->pipeline, &s->pipeline }, { f->branch, &s->branch },
+		{ f->tag, &s->tag }, { f->step, &s->step },
+		{ f->job_id, &s->job_id }, { f->agent_id, &s->agent_id },
+		{ f->source, &s->source }, { f->sub, &s->sub },
+		{ f->jti, &s->jti }, { f->kid, &s->kid }, { f->rule, &s->rule },
+	};
+	size_t i;
+
+	for (i = 0; i < lengthof(strs); i++)
+		if (strs[i].from != NULL &&
+		    (*strs[i].to = strdup(strs[i].from)) == NULL)
+			return -1;
+	return 0;
+}
+
 /* Copies the facts; NULL when out of memory. */
 static struct pgbk_session *
 copy_facts(const struct pb_session_facts *f)
 {
-	const char *from[] = { f->role, f->service, f->rhost, f->org,
-	    f->pipeline, f->branch, f->tag, f->step, f->job_id, f->agent_id,
-	    f->source, f->sub, f->jti, f->kid, f->rule };
 	struct pgbk_session *s = calloc(1, sizeof(*s));
-	char **to[lengthof(from)];
-	size_t i;
 
 	if (s == NULL)
 		return NULL;
-	to[0] = &s->role; to[1] = &s->service; to[2] = &s->rhost;
-	to[3] = &s->org; to[4] = &s->pipeline; to[5] = &s->branch;
-	to[6] = &s->tag; to[7] = &s->step; to[8] = &s->job_id;
-	to[9] = &s->agent_id; to[10] = &s->source; to[11] = &s->sub;
-	to[12] = &s->jti; to[13] = &s->kid; to[14] = &s->rule;
-	for (i = 0; i < lengthof(from); i++) {
-		if (from[i] != NULL && (*to[i] = strdup(from[i])) == NULL) {
-			free_session(s);
-			return NULL;
-		}
+	if (copy_strings(s, f) < 0) {
+		free_session(s);
+		return NULL;
 	}
 	s->build_number = f->build_number;
 	s->authenticated_at = f->authenticated_at;
