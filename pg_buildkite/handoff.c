@@ -98,10 +98,10 @@ int
 pg_buildkite_session_v1(const struct pb_session_facts *f, char *msg,
     size_t msglen)
 {
-	if (!ClientAuthInProgress || authenticated || MyProcPort == NULL) {
-		snprintf(msg, msglen, "not while a client authenticates");
+	/* Outside authentication nothing is touched, not even msg: the
+	 * caller is not the module. */
+	if (!ClientAuthInProgress || authenticated || MyProcPort == NULL)
 		return -1;
-	}
 	if (pending != NULL) {
 		snprintf(msg, msglen, "this login already handed over a "
 		    "session");

@@ -134,6 +134,12 @@ got=$out
 ok "$([ $rc -ne 0 ] && echo "$out" | grep -q 'buildkite'; echo $?)" \
 	"... and so does an unknown buildkite.* setting (the prefix is reserved)"
 
+# The entry point cannot be made a SQL function (it has no function
+# information), so not even a superuser can hand in a session.
+got=$(admin "create function fake_handoff() returns int as 'pg_buildkite', 'pg_buildkite_session_v1' language c")
+echo "$got" | grep -q 'could not find function information for function "pg_buildkite_session_v1"'
+ok $? "the handoff's entry point cannot be called from SQL"
+
 login ci_reader "$tok" "select count(*) from buildkite.sessions"
 got=$out
 ok "$([ $rc -ne 0 ] && echo "$out" | grep -q 'permission denied'; echo $?)" \
