@@ -176,15 +176,21 @@ ok "$([ "${d:-0}" -ge 5 ] && [ "$d" -lt 28 ]; echo $?)" "... which is at least t
 # idle in an aborted transaction: a backend that recovered from errors
 # still ends (its own timers would have been dropped)
 : >"$LOG"
-printf 'begin;\nselect 1/0;\nselect 1;\n\\! sleep 25\nselect 2;\n' |
+# psql waits on a FIFO between its statements, so the session idles
+# until the test lets it go on.
+mkfifo "$TMP/go"
+printf 'begin;\nselect 1/0;\nselect 1;\n\\! read x <%s\nselect 2;\n' "$TMP/go" |
 	PGPASSWORD=$tok psql -X -w -At "host=127.0.0.1 port=$PORT user=ci_short dbname=postgres" \
 	>"$TMP/idle.out" 2>&1 &
 idle=$!
 n=0
-while [ $n -lt 40 ] && ! audit_has "$LOG" 'reason=session_expired role=ci_short'; do sleep 0.5; n=$((n + 1)); done
+while [ $n -lt 60 ] && ! audit_has "$LOG" 'reason=session_expired role=ci_short'; do sleep 0.5; n=$((n + 1)); done
 audit_has "$LOG" 'reason=session_expired role=ci_short'
 ok $? "a session idle in an aborted transaction ends at its deadline too ($((n / 2))s)"
+echo >"$TMP/go"
 wait $idle
+grep -q 'Buildkite session expired' "$TMP/idle.out"
+ok $? "... and its client reads why when it goes on"
 
 # token: the session ends at exp. The token lives 10 s; on a machine too
 # slow to log in within that, a longer one is tried.
