@@ -135,9 +135,8 @@ session_limit(const struct pb_authn *out, bool sessions_end, char *detail,
 static enum pb_reason
 run(const struct pb_policy *pol, const char *token, size_t len,
     const char *role, const char *rhost, long long now, long long keys_now,
-    bool record, bool sessions_end,
-    pb_step_fn step, void *step_ctx, pb_trace_fn trace, void *trace_ctx,
-    struct pb_authn *out)
+    bool record, bool sessions_end, pb_step_fn step, void *step_ctx,
+    pb_trace_fn trace, void *trace_ctx, struct pb_authn *out)
 {
 	const struct pb_config *cfg = pb_policy_config(pol);
 	struct pb_jwks *jwks = NULL;
@@ -197,8 +196,7 @@ pb_authn_explain(const struct pb_policy *pol, const char *token,
     void *trace_ctx, struct pb_authn *out)
 {
 	return run(pol, token, len, role, rhost, now, keys_now, false, true,
-	    step,
-	    step_ctx, trace, trace_ctx, out);
+	    step, step_ctx, trace, trace_ctx, out);
 }
 
 enum pb_reason
@@ -207,8 +205,7 @@ pb_authn_run(const struct pb_policy *pol, const char *token, size_t len,
     pb_trace_fn trace, void *trace_ctx, struct pb_authn *out)
 {
 	return run(pol, token, len, role, rhost, now, now, true, sessions_end,
-	    NULL, NULL,
-	    trace, trace_ctx, out);
+	    NULL, NULL, trace, trace_ctx, out);
 }
 
 void

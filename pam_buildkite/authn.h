@@ -39,7 +39,8 @@ struct pb_authn {
  * genuine token the policy allows. */
 enum pb_reason pb_authn_run(const struct pb_policy *pol, const char *token,
     size_t len, const char *role, const char *rhost, long long now,
-    bool sessions_end, pb_trace_fn trace, void *trace_ctx, struct pb_authn *out);
+    bool sessions_end, pb_trace_fn trace, void *trace_ctx,
+    struct pb_authn *out);
 
 /* What the admin tool's explain runs: pb_authn_run that also reports
  * each verification step (where the keys came from, then every check of

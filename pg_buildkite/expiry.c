@@ -19,6 +19,8 @@
 #include "pg_buildkite.h"
 #include "policy.h"
 
+#define EXPIRED "terminating connection because its Buildkite session expired"
+
 static emit_log_hook_type prev_emit_log;
 static const struct pgbk_session *session;
 
@@ -84,13 +86,6 @@ audit_end(int code, Datum arg)
 }
 
 static char *
-why_message(void)
-{
-	return psprintf("terminating connection because its Buildkite "
-	    "session expired");
-}
-
-static char *
 why_detail(const struct pgbk_session *s)
 {
 	char life[32];
@@ -111,7 +106,7 @@ emit_log(ErrorData *edata)
 	    (edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
 	    edata->sqlerrcode == ERRCODE_QUERY_CANCELED) &&
 	    pgbk_slot_expired()) {
-		edata->message = why_message();
+		edata->message = pstrdup(EXPIRED);
 		edata->detail = why_detail(session);
 	}
 	if (prev_emit_log)
@@ -136,6 +131,6 @@ pgbk_expiry_fatal(const struct pgbk_session *s)
 {
 	pgbk_slot_mark_expired();
 	ereport(FATAL, (errcode(ERRCODE_ADMIN_SHUTDOWN),
-	    errmsg_internal("%s", why_message()),
+	    errmsg(EXPIRED),
 	    errdetail_internal("%s", why_detail(s))));
 }
