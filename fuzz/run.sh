@@ -85,7 +85,7 @@ fuzz_one() {
 	extra_libs=""
 	if [ "$t" = jwt_diff ]; then
 		set -- "$@" "$here/jwt_diff.c" "$here/jwt_diff_mint.c" \
-		    "$top/tests/tokmint.c"
+		    "$top/tool/tokmint.c" "$top/tool/tokmint_sign.c"
 		extra_libs=$jwt_libs
 	fi
 	# shellcheck disable=SC2086 # pkg-config's flag lists are split
@@ -93,7 +93,7 @@ fuzz_one() {
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 \
 	    -I"$work/include" -I"$top/common" -I"$top/policy" \
 	    -I"$top/pam_buildkite" \
-	    -I"$top/tests" $cflags -o "$bin" "$@" $libs $extra_libs; then
+	    -I"$top/tests" -I"$top/tool" $cflags -o "$bin" "$@" $libs $extra_libs; then
 		echo "=== $t: build FAILED"
 		echo "$t: build failed" >"$work/$t.summary"
 		: >"$work/$t.failed"

@@ -9,7 +9,8 @@
  * stale one is refreshed by one process under the lock while the others
  * keep using the keys they have, within max_stale. With writer: tool the
  * module never writes: it reads the cache the tool keeps and fetches in
- * memory only when that is too old.
+ * memory only when that is too old, or never with jwks.login_fetch: false
+ * (behind a pooler, where one login's wait is every client's).
  *
  * One call, one time: now is the caller's, as for the token verified
  * with these keys. A wait for another process's refresh is bounded by
@@ -90,6 +91,11 @@ keys_read_only(struct pb_store *c, long long now, struct pb_jwks *cached,
 	if (cached != NULL)
 		pb_store_note(c, "cache too stale (age %llds, max_stale %llds)",
 		    pb_store_age(now, fetched_at), c->cfg->jwks.max_stale);
+	if (!c->cfg->jwks.login_fetch) {
+		pb_store_note(c, "jwks.login_fetch: false: a login never "
+		    "fetches (is the pam-buildkite jwks fetch timer running?)");
+		return PB_JWKS_UNAVAILABLE;
+	}
 	return fetch_for_login(c, "", "fetched", out) == 0 ? PB_OK :
 	    PB_JWKS_UNAVAILABLE;
 }
@@ -241,6 +247,12 @@ refetch_read_only(struct pb_store *c, long long now, struct pb_jwks **out)
 	long long fetched_at = 0;
 	struct pb_jwks *cached = NULL;
 
+	if (!c->cfg->jwks.login_fetch) {
+		/* Behind a pooler, anyone's made-up kid would stall it. */
+		pb_store_note(c, "jwks.login_fetch: false: no refetch on a "
+		    "login; the next pam-buildkite jwks fetch brings a new key");
+		return PB_UNKNOWN_KEY;
+	}
 	if (c->dirfd < 0 || !pb_store_load(c, now, &cached, &fetched_at)) {
 		/* Then pb_keys_get fetched for this login moments ago. */
 		pb_store_note(c, "no usable cache: the keys were fetched for "

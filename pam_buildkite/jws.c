@@ -34,6 +34,16 @@ pb_jws_trim(const char **token, size_t *len)
 		(*len)--;
 }
 
+size_t
+pb_jws_text_len(const char *token, size_t len)
+{
+	const char *p = token;
+	size_t n = strnlen(token, len);
+
+	pb_jws_trim(&p, &n);
+	return n;
+}
+
 int
 pb_jws_split(const char *token, size_t len, struct pb_jws *jws)
 {

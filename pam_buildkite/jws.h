@@ -41,6 +41,11 @@ enum pb_jws_err {
  * as a token pasted from a file or a terminal has it. */
 void pb_jws_trim(const char **token, size_t *len);
 
+/* How many bytes of token (len bytes read from a file or a pipe) the
+ * verifier looks at: those before a NUL, where PAM's C string ends,
+ * without the surrounding whitespace. */
+size_t pb_jws_text_len(const char *token, size_t len);
+
 /* Splits token (len bytes) at its two dots into jws. Returns 0, or -1
  * when it is not three dot-separated parts. The segments are neither
  * checked nor decoded. */

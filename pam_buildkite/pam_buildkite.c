@@ -125,6 +125,32 @@ get_token(pam_handle_t *pamh, const struct options *opt, char *detail,
 	return tok;
 }
 
+/* Ends detail with "; " PB_POOLER_CUT_NOTE (reason.h). The audit cuts a
+ * value at PB_AUDIT_MAX_VALUE bytes, so the detail before the note is
+ * cut first where both would not fit: the note is what the line must
+ * end with. */
+static void
+add_pooler_note(char *detail, size_t detail_len)
+{
+	static const char note[] = "; " PB_POOLER_CUT_NOTE;
+	size_t keep = PB_AUDIT_MAX_VALUE - (sizeof(note) - 1);
+	size_t used = strnlen(detail, detail_len);
+
+	if (used > keep) {
+		/* Back to the start of a UTF-8 sequence, room for "...". */
+		used = keep - 3;
+		while (used > 0 && ((unsigned char)detail[used] & 0xc0) ==
+		    0x80)
+			used--;
+		memcpy(detail + used, "...", 3);
+		used += 3;
+	}
+	if (used == 0)
+		snprintf(detail, detail_len, "%s", note + 2);
+	else
+		snprintf(detail + used, detail_len - used, "%s", note);
+}
+
 static int
 pam_code(enum pb_reason reason)
 {
@@ -231,6 +257,11 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	else
 		snprintf(detail, sizeof(detail), "%s (keys: %s)", res.detail,
 		    res.keys_note);
+	/* A token PgBouncer cut fails as malformed or by its signature,
+	 * which sends the reader the wrong way: say where to look. The
+	 * reason stays what the verifier found. */
+	if (pb_pooler_may_have_cut(ev.reason, len))
+		add_pooler_note(detail, sizeof(detail));
 done:
 	if (detail[0] != '\0')
 		ev.detail = detail;

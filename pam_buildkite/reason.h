@@ -7,6 +7,9 @@
 #ifndef PB_REASON_H
 #define PB_REASON_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 enum pb_reason {
 	PB_OK = 0,
 	PB_MALFORMED,
@@ -41,6 +44,42 @@ pb_reason_name(enum pb_reason r)
 	if ((unsigned)r >= sizeof(names) / sizeof(names[0]))
 		return "config";
 	return names[r];
+}
+
+/*
+ * PgBouncer 1.17 to 1.25 keeps a PAM password in a buffer of
+ * MAX_PASSWORD = 2048 bytes including its NUL (include/bouncer.h;
+ * src/pam.c copies it with safe_strcpy): a longer token reaches the
+ * module cut to exactly this many bytes, and nothing says so. Its
+ * refusal then names a malformed token or a bad signature, so a refusal
+ * of a password of this length ends its detail with PB_POOLER_CUT_NOTE,
+ * after "; ". The module and the admin tool share both from here.
+ */
+#define PB_POOLER_CUT_BYTES 2047
+#define PB_REASON_STR_(x) #x
+#define PB_REASON_STR(x) PB_REASON_STR_(x)
+#define PB_POOLER_CUT_NOTE "the password is " \
+	PB_REASON_STR(PB_POOLER_CUT_BYTES) " bytes, where PgBouncer cuts " \
+	"passwords: a pooler may have cut the token"
+
+/*
+ * Whether refusing a token of len bytes for reason r may be PgBouncer's
+ * cut (the module counts the password as it came, the admin tool a
+ * token file without its surrounding whitespace). A cut drops the end
+ * of the token. Falling in the header or the payload, it leaves fewer
+ * than three parts: PB_MALFORMED. Falling in the signature, it leaves
+ * the header and the payload whole and a signature that is not
+ * base64url (PB_MALFORMED) or does not fit the key (PB_SIGNATURE). The
+ * header arrives whole whenever three parts do, so its algorithm and
+ * key (PB_ALGORITHM, PB_UNKNOWN_KEY) are never the cut's doing; nor are
+ * the checks of a signed payload (issuer to lifetime), the keys' source
+ * or the policy.
+ */
+static inline bool
+pb_pooler_may_have_cut(enum pb_reason r, size_t len)
+{
+	return len == PB_POOLER_CUT_BYTES &&
+	    (r == PB_MALFORMED || r == PB_SIGNATURE);
 }
 
 #endif

@@ -154,7 +154,7 @@ pl_load_jwks(struct loader *l, const struct node *m)
 {
 	static const char *const writers[] = { "module", "tool", NULL };
 	struct pb_config *c = &l->pol->cfg;
-	const struct node *url = NULL, *file = NULL;
+	const struct node *url = NULL, *file = NULL, *no_fetch = NULL;
 	size_t i, j;
 	int w;
 
@@ -203,9 +203,14 @@ pl_load_jwks(struct loader *l, const struct node *m)
 			c->jwks.writer = w == 0 ? PB_WRITER_MODULE :
 			    PB_WRITER_TOOL;
 			rc = 0;
+		} else if (pl_key_is(k, "login_fetch")) {
+			rc = pl_set_bool(l, v, "jwks.login_fetch",
+			    &c->jwks.login_fetch);
+			no_fetch = v;
 		} else {
 			rc = pl_unknown_key(l, k, "in jwks", "url, file, cache, "
-			    "refresh, max_stale, timeout, ca_file, writer");
+			    "refresh, max_stale, timeout, ca_file, writer, "
+			    "login_fetch");
 		}
 		if (rc < 0)
 			return -1;
@@ -218,6 +223,11 @@ pl_load_jwks(struct loader *l, const struct node *m)
 		return pl_fail(l, later, "jwks.url and jwks.file are mutually "
 		    "exclusive");
 	}
+	/* With writer: module, logins are what refresh the cache. */
+	if (!c->jwks.login_fetch && c->jwks.writer != PB_WRITER_TOOL)
+		return pl_fail(l, no_fetch, "jwks.login_fetch: false needs "
+		    "jwks.writer: tool: with writer: module nothing but the "
+		    "logins would refresh the cache");
 	if (file != NULL) {
 		free(c->jwks.url);
 		c->jwks.url = NULL;

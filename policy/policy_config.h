@@ -67,6 +67,7 @@ struct pb_config {
 		long long timeout;      /* default 3 */
 		char *ca_file;
 		enum pb_jwks_writer writer;
+		bool login_fetch;       /* default true; false needs writer tool */
 	} jwks;
 	struct {
 		enum pb_audit_format format;

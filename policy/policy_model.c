@@ -43,6 +43,7 @@ pl_config_defaults(struct pb_config *c)
 	c->jwks.max_stale = 86400;
 	c->jwks.timeout = 3;
 	c->jwks.writer = PB_WRITER_MODULE;
+	c->jwks.login_fetch = true;
 	c->audit.format = PB_AUDIT_LOGFMT;
 	c->audit.facility = LOG_AUTHPRIV;
 	c->session.lifetime = PB_LIFETIME_UNLIMITED;

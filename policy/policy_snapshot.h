@@ -39,7 +39,7 @@
 #include "msg.h"
 #include "policy_int.h"
 
-#define PB_SNAP_MAGIC   "pbpolicysnap2\n\0"     /* 16 bytes with its NUL */
+#define PB_SNAP_MAGIC   "pbpolicysnap3\n\0"     /* 16 bytes with its NUL */
 #define PB_SNAP_ORDER   0x01020304u             /* the host's byte order */
 #define PB_SNAP_MAX     (64u * 1024 * 1024)
 

@@ -19,12 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "policy.h"
 #include "policy_snapshot.h"
 #include "read_file.h"
 #include "trusted_file.h"
-
 
 /* A cursor over the snapshot. Every read is bounds-checked; the first
  * failure sets bad and every later read returns zeros, so the parser
@@ -183,6 +181,7 @@ get_config(struct rd *r, struct pb_config *c)
 	c->jwks.timeout = get_i64(r);
 	c->jwks.ca_file = dup_str(r, get_opt(r));
 	c->jwks.writer = get_bool(r) ? PB_WRITER_TOOL : PB_WRITER_MODULE;
+	c->jwks.login_fetch = get_bool(r);
 	c->audit.format = get_bool(r) ? PB_AUDIT_JSON : PB_AUDIT_LOGFMT;
 	fac = get_i64(r);
 	c->audit.facility = (int)fac;
@@ -199,6 +198,7 @@ get_config(struct rd *r, struct pb_config *c)
 	    c->jwks.timeout < 1 || c->jwks.timeout > 60 || fac < 0 ||
 	    fac > (23 << 3) || (fac & 7) != 0 ||
 	    (c->token.single_use && c->token.replay_dir == NULL) ||
+	    (!c->jwks.login_fetch && c->jwks.writer != PB_WRITER_TOOL) ||
 	    !lifetime_ok(c->session.lifetime, false))
 		r->bad = true;
 }

@@ -85,6 +85,7 @@ put_config(struct pb_buf *w, const struct pb_config *c)
 	put_i64(w, c->jwks.timeout);
 	put_opt(w, c->jwks.ca_file);
 	put_u8(w, c->jwks.writer == PB_WRITER_TOOL);
+	put_u8(w, c->jwks.login_fetch);
 	put_u8(w, c->audit.format == PB_AUDIT_JSON);
 	put_i64(w, c->audit.facility);
 	put_i64(w, c->session.lifetime);

@@ -205,6 +205,21 @@ else
 	as_server() { "$@"; }
 fi
 
+# pg_tls_files DIR : a throwaway CA (DIR/ca.pem) and a server certificate
+# it signed for localhost and 127.0.0.1 (DIR/server.pem, DIR/server.key).
+pg_tls_files() {
+	mkdir -p "$1" &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+		-subj "/CN=pam_buildkite test CA" -keyout "$1/ca.key" \
+		-out "$1/ca.pem" >/dev/null 2>&1 &&
+	openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+		-keyout "$1/server.key" -out "$1/server.csr" >/dev/null 2>&1 &&
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$1/san.ext" &&
+	openssl x509 -req -in "$1/server.csr" -CA "$1/ca.pem" \
+		-CAkey "$1/ca.key" -CAcreateserial -days 2 \
+		-extfile "$1/san.ext" -out "$1/server.pem" >/dev/null 2>&1
+}
+
 # pg_start POLICY : a throwaway PostgreSQL on 127.0.0.1:$PORT whose pg_hba
 # (PG_HBA_EXTRA's lines first) sends every role but admin through the
 # pam service "pbtest", which loads
@@ -212,6 +227,10 @@ fi
 # points the server's pam_start at a private service directory, so
 # /etc/pam.d is never touched; syslog(3) is captured into $PB_SYSLOG. The
 # server is stopped on exit.
+# With PG_TLS=1 the set-up is the recommended one: ssl = on with a
+# certificate for localhost from a throwaway CA ($PG_CA: clients connect
+# with host=localhost sslmode=verify-full sslrootcert=$PG_CA), the pam
+# line is hostssl and a hostnossl line rejects the same roles without TLS.
 pg_start() {
 	mkdir -p "$TMP/lib" "$TMP/pam.d" "$TMP/pg" || return 1
 	cp "$MODULE" "$SHIM" "$CONFDIR_SHIM" "$TMP/lib/" || return 1
@@ -230,19 +249,35 @@ pg_start() {
 	as_server "$PG_BINDIR/initdb" -D "$DATA" -U admin --auth=trust \
 		--no-sync -E UTF8 >"$TMP/pg/initdb.log" 2>&1 ||
 		{ cat "$TMP/pg/initdb.log"; return 1; }
+	pam_line="host all all 127.0.0.1/32 pam pamservice=pbtest"
+	tls_conf=""
+	if [ "${PG_TLS:-0}" = 1 ]; then
+		pg_tls_files "$TMP/pg/tls" ||
+			{ echo "cannot make the TLS certificates" >&2; return 1; }
+		# The server reads its key only if no one else can.
+		[ "$(id -u)" = 0 ] && chown nobody "$TMP/pg/tls/server.key"
+		chmod 600 "$TMP/pg/tls/server.key"
+		PG_CA="$TMP/pg/tls/ca.pem"
+		tls_conf="ssl = on
+ssl_cert_file = '$TMP/pg/tls/server.pem'
+ssl_key_file = '$TMP/pg/tls/server.key'"
+		pam_line="hostnossl all all 127.0.0.1/32 reject
+hostssl all all 127.0.0.1/32 pam pamservice=pbtest"
+	fi
 	cat >>"$DATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$TMP/pg'
 fsync = off
 log_connections = on
 authentication_timeout = 10s
+$tls_conf
 ${PG_EXTRA_CONF:-}
 CONF
 	cat >"$DATA/pg_hba.conf" <<HBA
 local all admin trust
 host all admin 127.0.0.1/32 trust
 ${PG_HBA_EXTRA:-}
-host all all 127.0.0.1/32 pam pamservice=pbtest
+$pam_line
 HBA
 	PG_CTL=${PG_CTL:-$PG_BINDIR/pg_ctl}
 	cleanup="$cleanup as_server '$PG_CTL' -D '$DATA' -m immediate stop >/dev/null 2>&1;"

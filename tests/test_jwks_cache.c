@@ -547,7 +547,8 @@ test_bad_cache(void)
 
 	/* A symbolic link is not followed. */
 	unlink(cachefile);
-	symlink("/etc/passwd", cachefile);
+	ok(symlink("/etc/passwd", cachefile) == 0,
+	    "the cache file replaced by a symbolic link");
 	ok(get("a1", &has, detail, sizeof(detail)) == PB_OK && has &&
 	    strstr(detail, "symbolic link") != NULL,
 	    "symlinked cache ignored (%s)", detail);
@@ -731,6 +732,21 @@ tool_checks(int fd, int phase)
 		    "tool: the module never rewrote the cache");
 		REPORT(stat(lockfile, &st) != 0 && stat(stampfile, &st) != 0,
 		    "tool: no lock or stamp file created");
+		cfg.jwks.login_fetch = false;
+		r = pb_keys_refresh_for_kid(&cfg, (long long)time(NULL),
+		    &set, detail, sizeof(detail));
+		REPORT(r == PB_UNKNOWN_KEY && set == NULL && hits() == n + 1 &&
+		    strstr(detail, "login_fetch: false") != NULL,
+		    "tool, login_fetch: false: unknown kid, no request (%s)",
+		    detail);
+		cfg.jwks.max_stale = 3600;
+		r = get("a1", &has, detail, sizeof(detail));
+		REPORT(r == PB_JWKS_UNAVAILABLE && hits() == n + 1 &&
+		    strstr(detail, "too stale") != NULL,
+		    "tool, login_fetch: false: cache older than max_stale "
+		    "refused, no request (%s)", detail);
+		cfg.jwks.max_stale = 86400;
+		cfg.jwks.login_fetch = true;
 	} else {
 		REPORT(r == PB_OK && has && hits() == n + 1 &&
 		    strstr(detail, phase == 2 ? "writable by uid" :
@@ -745,6 +761,13 @@ tool_checks(int fd, int phase)
 		    "fetch (%s)", detail);
 		REPORT(stat(lockfile, &st) != 0,
 		    "tool: no lock file created");
+		cfg.jwks.login_fetch = false;
+		r = get("a1", &has, detail, sizeof(detail));
+		REPORT(r == PB_JWKS_UNAVAILABLE && hits() == n + 1 &&
+		    strstr(detail, "never fetches") != NULL,
+		    "tool, login_fetch: false: no usable cache refused, no "
+		    "request (%s)", detail);
+		cfg.jwks.login_fetch = true;
 	}
 #undef REPORT
 	cfg.jwks.writer = PB_WRITER_MODULE;
@@ -938,6 +961,7 @@ setup(void)
 	cfg.jwks.timeout = TIMEOUT;
 	cfg.jwks.ca_file = cert;
 	cfg.jwks.writer = PB_WRITER_MODULE;
+	cfg.jwks.login_fetch = true;
 	return 0;
 }
 

@@ -245,4 +245,118 @@ ok $? "... read from the YAML, with libyaml loaded for it"
 PT_ENV=
 SERVICE=buildkite
 
+# --- a token a pooler cut (PgBouncer 1.17 to 1.25 keeps 2,047 bytes of a
+# password). Refused as malformed or by its signature at exactly that
+# length, the audit's detail ends saying so; one byte shorter it does
+# not, nor does a refusal by the policy; given whole, a longer token
+# still logs in.
+# Most tokens have a header shaped like Buildkite's, with a kid of 64
+# hex digits (mint-token's default for the key). With that header a
+# token of exactly 2,047 bytes would need a payload of 4n + 1
+# characters, a length base64url never has, so that one has the kid
+# rsa-1. The key set has the key under both kids.
+"$MINT" jwks "$TMP/rsa.pem" + "$TMP/rsa.pem" rsa-1 >"$TMP/pooler-jwks.json"
+write_policy "$TMP/pooler.yaml"
+sed -i "s|file: $TMP/jwks.json|file: $TMP/pooler-jwks.json|" "$TMP/pooler.yaml"
+svc pooler "config=$TMP/pooler.yaml"
+SERVICE=pooler
+CUT_NOTE='the password is 2047 bytes, where PgBouncer cuts passwords: a pooler may have cut the token'
+# big PAD : an RS256 token with Buildkite's optional claims and two
+# agent tags, and a third tag PAD bytes long to set its length; $KID
+# names a kid other than the default.
+KID=
+big() {
+	mint --key "$TMP/rsa.pem" ${KID:+--kid "$KID"} \
+		--set 'organization_id="0190b2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f"' \
+		--set 'pipeline_id="0190b2c4-2b3c-7d4e-8f5a-6b7c8d9e0f1a"' \
+		--set 'build_id="0190b2c4-3c4d-7e5f-8a6b-7c8d9e0f1a2b"' \
+		--set 'cluster_id="0190b2c4-4d5e-7f6a-8b7c-8d9e0f1a2b3c"' \
+		--set 'cluster_name="Default cluster"' \
+		--set 'queue_id="0190b2c4-5e6f-7a7b-8c8d-9e0f1a2b3c4d"' \
+		--set 'queue_key="default"' \
+		--set 'agent_tag:os="linux"' --set 'agent_tag:arch="amd64"' \
+		--set "agent_tag:padding=\"$(printf "%0${1}d" 0 | tr 0 p)\""
+}
+# first_big BYTES TEST : prints the first big token for which TEST TOKEN
+# succeeds, PAD counting up from the one that makes it about BYTES long;
+# nothing after 80 tries.
+first_big() {
+	base=$(big 0)
+	pad=$(( ($1 - ${#base}) * 3 / 4 ))
+	shift
+	for _ in $(seq 80); do
+		cand=$(big $pad)
+		"$1" "$cand" && { printf '%s\n' "$cand"; return; }
+		pad=$((pad + 1))
+	done
+}
+# The offset of the signature in a token, and the token's first N bytes.
+sig_at() { echo $(( ${#1} - ${#sig} )); }
+cut_to() { printf '%s' "$1" | head -c "$2"; }
+# Cut at 2,047 bytes: inside the signature, leaving whole groups of
+# four characters, which decode (no stray bits) to a signature too short
+# for the key (reason signature), or one character more, which no
+# base64url text ends with (reason malformed); or inside the payload
+# (reason malformed). Or exactly 2,047 bytes long.
+in_sig() {
+	sig=${1##*.}
+	at=$(sig_at "$1")
+	[ ${#1} -gt 2047 ] && [ "$at" -lt 2047 ] &&
+		[ $(( (2047 - at) % 4 )) -eq 0 ]
+}
+in_sig_b64() {
+	sig=${1##*.}
+	at=$(sig_at "$1")
+	[ ${#1} -gt 2047 ] && [ "$at" -lt 2047 ] &&
+		[ $(( (2047 - at) % 4 )) -eq 1 ]
+}
+in_payload() { sig=${1##*.}; [ "$(sig_at "$1")" -gt 2047 ]; }
+exactly() { [ ${#1} -eq 2047 ]; }
+tok_sig=$(first_big 2030 in_sig)
+tok_b64=$(first_big 2030 in_sig_b64)
+tok_pay=$(first_big 2380 in_payload)
+tok_2047=$(KID=rsa-1; first_big 2030 exactly)
+in_sig "$tok_sig" && in_sig_b64 "$tok_b64" && in_payload "$tok_pay" &&
+	exactly "$tok_2047"
+st=$?
+got="lengths ${#tok_sig}, ${#tok_b64}, ${#tok_pay}, ${#tok_2047}"
+ok $st "minted tokens of more than 2,047 bytes and one of exactly 2,047 ($got)"
+
+pt "$tok_sig" ci_reader
+ok $rc "a ${#tok_sig}-byte token, given whole, logs in"
+audit_has "$LOG" 'result=allow reason=ok role=ci_reader ' &&
+	! grep -q -F 'a pooler may have cut the token' "$LOG"
+ok $? "... audited as allowed, with no note"
+pt "$tok_pay" ci_reader
+ok $rc "a ${#tok_pay}-byte token, given whole, logs in"
+
+pt "$(cut_to "$tok_sig" 2047)" ci_reader
+ok "$([ $rc -ne 0 ]; echo $?)" "the ${#tok_sig}-byte one cut to 2,047 bytes, inside its signature, is refused"
+audit_has "$LOG" "result=deny reason=signature role=ci_reader .*detail=\"signature length does not match the key; $CUT_NOTE\" pid=[0-9]+\$"
+ok $? "... as reason=signature, the detail ending with the pooler note"
+pt "$(cut_to "$tok_b64" 2047)" ci_reader
+audit_has "$LOG" "result=deny reason=malformed role=ci_reader .*detail=\"signature is not base64url; $CUT_NOTE\" pid=[0-9]+\$"
+ok $? "the ${#tok_b64}-byte one cut to 2,047 bytes is refused as reason=malformed, with the note"
+pt "$(cut_to "$tok_pay" 2047)" ci_reader
+ok "$([ $rc -ne 0 ]; echo $?)" "the ${#tok_pay}-byte one cut to 2,047 bytes, inside its payload, is refused"
+audit_has "$LOG" "result=deny reason=malformed role=ci_reader .*detail=\"token is not three dot-separated parts; $CUT_NOTE\" pid=[0-9]+\$"
+ok $? "... as reason=malformed, the detail ending with the pooler note"
+pt "$(cut_to "$tok_sig" 2046)" ci_reader
+ok "$([ $rc -ne 0 ]; echo $?)" "the ${#tok_sig}-byte one cut to 2,046 bytes is refused"
+audit_has "$LOG" 'result=deny reason=(signature|malformed) role=ci_reader .*detail="' &&
+	! grep -q -F 'a pooler may have cut the token' "$LOG"
+ok $? "... without the pooler note"
+pt "$(cut_to "$tok_pay" 2046)" ci_reader
+audit_has "$LOG" 'result=deny reason=malformed role=ci_reader .*detail="token is not three dot-separated parts" pid=' &&
+	! grep -q -F 'a pooler may have cut the token' "$LOG"
+ok $? "the ${#tok_pay}-byte one cut to 2,046 bytes is refused, without the note"
+
+pt "$tok_2047" ci_reader
+ok $rc "a whole token of exactly 2,047 bytes logs in"
+pt "$tok_2047" postgres
+audit_has "$LOG" 'result=deny reason=no_rule role=postgres ' &&
+	! grep -q -F 'a pooler may have cut the token' "$LOG"
+ok $? "... and the policy's refusal of it carries no pooler note"
+SERVICE=buildkite
+
 done_testing

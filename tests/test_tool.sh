@@ -608,4 +608,74 @@ run compile -c compiled.yaml
 [ $rc -eq 1 ] && has "$err" "absolute path"
 ok $? "compile: a relative path is refused (the module would not look for it)"
 
+# ------------------------------------------------- a token a pooler cut
+# PgBouncer 1.17 to 1.25 keeps 2,047 bytes of a password. explain notes
+# a token of that length (a token file's newline not counted) that is
+# refused as malformed or by its signature, decode any token of that
+# length (it checks no signature); neither notes one byte less.
+CUT_NOTE='the password is 2047 bytes, where PgBouncer cuts passwords: a pooler may have cut the token'
+# long PAD : the fixture token with an agent tag PAD bytes long.
+long() {
+	mint --key "$TMP/rsa.pem" --kid rsa-1 --now $T0 --lifetime 300 \
+		--set "agent_tag:padding=\"$(printf "%0${1}d" 0 | tr 0 p)\""
+}
+# The first PAD from 500 up whose token is exactly 2,047 bytes; then a
+# longer one, cut to 2,047 and 2,046 bytes, each written with a newline.
+pad=500
+exact=$(long $pad)
+while [ ${#exact} -lt 2047 ] && [ $pad -lt 700 ]; do
+	pad=$((pad + 1))
+	exact=$(long $pad)
+done
+longer=$(long $((pad + 100)))
+printf '%s\n' "$exact" >"$TMP/exact.jwt"
+printf '%s' "$longer" | head -c 2047 >"$TMP/cut2047.jwt"
+echo >>"$TMP/cut2047.jwt"
+printf '%s' "$longer" | head -c 2046 >"$TMP/cut2046.jwt"
+echo >>"$TMP/cut2046.jwt"
+[ ${#exact} -eq 2047 ] && [ ${#longer} -gt 2047 ] &&
+	[ "$(wc -c <"$TMP/cut2047.jwt")" -eq 2048 ] &&
+	[ "$(wc -c <"$TMP/cut2046.jwt")" -eq 2047 ]
+st=$?
+got="tokens of ${#exact} and ${#longer} bytes"
+ok $st "minted a token of exactly 2,047 bytes and a longer one ($got)"
+
+run explain -c "$P" --role api_migrator --now $((T0 + 10)) --token-file "$TMP/cut2047.jwt"
+[ $rc -eq 1 ] && has "$out" "note: $CUT_NOTE" &&
+	has_re "$out" '^decision: deny \(reason: (malformed|signature); '
+ok $? "explain: the longer token cut to 2,047 bytes (and a newline): deny, with the note"
+run explain -c "$P" --role api_migrator --now $((T0 + 10)) --json --token-file "$TMP/cut2047.jwt"
+[ $rc -eq 1 ] && [ "$(js "$out" 'j["reason"] in ("malformed", "signature"), j["note"]')" = "True $CUT_NOTE" ]
+ok $? "explain --json: ... and the note as the member \"note\""
+run explain -c "$P" --role api_migrator --now $((T0 + 10)) --token-file "$TMP/cut2046.jwt"
+[ $rc -eq 1 ] && has "$out" "decision: deny (reason: " && ! has "$out$err" "a pooler may have cut the token"
+ok $? "explain: cut to 2,046 bytes: deny, without the note"
+run explain -c "$P" --role api_migrator --now $((T0 + 10)) --json --token-file "$TMP/cut2046.jwt"
+[ $rc -eq 1 ] && [ "$(js "$out" '"note" in j')" = False ]
+ok $? "explain --json: ... and without the member \"note\""
+run explain -c "$P" --role api_migrator --now $((T0 + 10)) --token-file "$TMP/exact.jwt"
+[ $rc -eq 0 ] && has "$out" "decision: allow" && ! has "$out$err" "a pooler may have cut the token"
+ok $? "explain: a whole token of exactly 2,047 bytes is allowed, without the note"
+run explain -c "$P" --role postgres --now $((T0 + 10)) --token-file "$TMP/exact.jwt"
+[ $rc -eq 1 ] && has "$out" "reason: no_rule" && ! has "$out$err" "a pooler may have cut the token"
+ok $? "explain: ... and the policy's refusal of it has no note"
+
+run decode --token-file "$TMP/cut2047.jwt"
+has "$err" "pam-buildkite: note: $CUT_NOTE"
+ok $? "decode: the token cut to 2,047 bytes (and a newline): the note on stderr"
+IN="$TMP/cut2046.jwt"
+run decode
+! has "$out$err" "a pooler may have cut the token"
+ok $? "decode: cut to 2,046 bytes: no note"
+printf '%s' "$exact" >"$TMP/exact-nonl.jwt"
+IN="$TMP/exact-nonl.jwt"
+run decode
+[ $rc -eq 0 ] && has "$err" "pam-buildkite: note: $CUT_NOTE"
+ok $? "decode: any 2,047-byte token decodes with the note: decode checks no signature"
+leaked=0
+for t in "$exact" "$longer"; do
+	grep -q -F -- "$(printf '%s' "$t" | head -c 2046)" "$ALL" && leaked=1
+done
+ok $leaked "... and none of these tokens shows in any output"
+
 done_testing

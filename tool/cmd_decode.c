@@ -2,7 +2,9 @@
  * cmd_decode.c - "pam-buildkite decode": shows a token's header and
  * claims as one JSON object, without verifying anything (and says so on
  * stderr). Each part is decoded with the verifier's strictness, so what
- * decode refuses a login refuses too. Exit 0 decoded, 1 not, 2 usage.
+ * decode refuses a login refuses too. A token of the length PgBouncer
+ * cuts passwords to gets a note on stderr too (reason.h). Exit 0
+ * decoded, 1 not, 2 usage.
  */
 #include "config.h"
 
@@ -14,6 +16,7 @@
 #include <jansson.h>
 
 #include "jws.h"
+#include "reason.h"
 #include "tool.h"
 
 /*
@@ -126,6 +129,11 @@ cmd_decode(int argc, char **argv)
 	if (read_input(token_file, &tok, &tok_len) != 0)
 		return 1;
 	status = decode_token(tok, tok_len);
+	/* Decode checks no signature, where a cut usually falls, so it
+	 * cannot tell a cut token from a whole one: it notes the length
+	 * whether or not the parts decoded. */
+	if (pb_jws_text_len(tok, tok_len) == PB_POOLER_CUT_BYTES)
+		fputs(PROG ": note: " PB_POOLER_CUT_NOTE "\n", stderr);
 	wipe_free(tok, tok_len);
 	return status;
 }

@@ -8,6 +8,8 @@
  *
  * Output is deterministic for given inputs (--now fixes the clock), so
  * scripts and tests can compare it; --json says the same as the text.
+ * A token of the length PgBouncer cuts passwords to, refused as a cut
+ * token is, gets the note the audit gives it (reason.h).
  */
 #include "config.h"
 
@@ -23,6 +25,7 @@
 #include <jansson.h>
 
 #include "authn.h"
+#include "jws.h"
 #include "msg.h"
 #include "policy.h"
 #include "reason.h"
@@ -58,6 +61,7 @@ struct verdict {
 	bool consulted;		/* whether the rules were asked */
 	const long long *now;	/* the clock, NULL for --claims */
 	long long lifetime;	/* allowed: the session's (policy.h) */
+	const char *note;	/* PB_POOLER_CUT_NOTE or NULL */
 };
 
 static int
@@ -317,6 +321,8 @@ report_json(const struct trail *t, const struct explain_args *a,
 	json_object_set(o, "rules", t->rules);
 	if (v->claims != NULL)
 		json_object_set(o, "claims", v->claims);
+	if (v->note != NULL)
+		json_object_set_new(o, "note", json_string(v->note));
 	dump = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (dump == NULL)
@@ -340,6 +346,8 @@ report(const struct trail *t, const struct explain_args *a,
 	if (v->claims != NULL)
 		print_claims(v->claims, v->claims_label);
 	print_rules(t->rules, v->consulted);
+	if (v->note != NULL)
+		printf("note: %s\n", v->note);
 	print_decision(v);
 	return status;
 }
@@ -443,6 +451,10 @@ explain_token(const struct explain_args *a, const struct pb_policy *pol,
 
 	v.reason = pb_authn_explain(pol, tok, n, a->role, a->rhost, a->now,
 	    (long long)time(NULL), on_step, t, on_rule, t, &res);
+	/* Counted as the verifier counts it: without the newline a token
+	 * file ends with. */
+	if (pb_pooler_may_have_cut(v.reason, pb_jws_text_len(tok, tok_len)))
+		v.note = PB_POOLER_CUT_NOTE;
 	wipe_free(tok, tok_len);
 	if (t->oom) {
 		pb_authn_clear(&res);

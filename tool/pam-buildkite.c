@@ -12,7 +12,9 @@
  *   decode   shows a token's header and claims without verifying
  *            anything (cmd_decode.c);
  *   jwks     fetch: the place of the shared JWKS cache's refresher
- *            (cmd_jwks.c).
+ *            (cmd_jwks.c);
+ *   dry-run  a stand-in issuer's key and tokens, for dry runs only
+ *            (cmd_dry_run.c).
  *
  * What the commands share, the usage too, is in tool_common.c. The token is a
  * credential: it is never printed, and the buffer holding it is wiped
@@ -36,6 +38,7 @@ static const struct command {
 	{ "explain", cmd_explain },
 	{ "decode", cmd_decode },
 	{ "jwks", cmd_jwks },
+	{ "dry-run", cmd_dry_run },
 };
 
 int

@@ -31,6 +31,7 @@ int cmd_compile(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_jwks(int argc, char **argv);
+int cmd_dry_run(int argc, char **argv);
 
 /* The usage of every command, to f. */
 void usage(FILE *f);
@@ -52,6 +53,10 @@ int no_arguments(const char *cmd, int argc, char **argv);
  * NULL: -c alone): -1 to go on, or the exit status. */
 int config_options(const char *cmd, int argc, char **argv, const char **path,
     uid_t *uid);
+
+/* The options of check: config_options' with uid, and --pooler. */
+int check_options(int argc, char **argv, const char **path, uid_t *uid,
+    bool *pooler);
 
 /* s with control characters escaped; put_quoted also escapes quotes and
  * backslashes and wraps it in double quotes. */

@@ -26,17 +26,22 @@
 #include "tool.h"
 
 static const char usage_text[] =
-"usage: " PROG " check   [-c policy.yaml] [--user USER]\n"
+"usage: " PROG " check   [-c policy.yaml] [--user USER] [--pooler]\n"
 "       " PROG " compile [-c policy.yaml]\n"
 "       " PROG " explain [-c policy.yaml] --role ROLE [--rhost ADDR]\n"
 "                     [--token-file FILE | --claims FILE.json] [--now EPOCH] [--json]\n"
 "       " PROG " decode  [--token-file FILE]\n"
 "       " PROG " jwks fetch [-c policy.yaml] [--owner USER]\n"
+"       " PROG " dry-run key DIR\n"
+"       " PROG " dry-run token --key DIR/dry-run.key --aud AUD --org ORG\n"
+"                     [--pipeline P] [--branch B] [--tag T] [--step S]\n"
+"                     [--source SRC] [--lifetime SECS]\n"
 "       " PROG " help | --help | --version\n"
 "\n"
 "  check    validate the policy, and judge who may write each file a\n"
 "           login reads as USER would (default: you); exit 0 valid, 1\n"
-"           invalid or a file logins would refuse\n"
+"           invalid or a file logins would refuse; --pooler: also warn\n"
+"           about what stalls or is refused behind PgBouncer\n"
 "  compile  validate it and write POLICY.compiled, which logins use while\n"
 "           the policy's files are unchanged; exit 0 written, 1 not\n"
 "  explain  show every verification step and every rule for a login as\n"
@@ -44,6 +49,8 @@ static const char usage_text[] =
 "           config error. The token is read from standard input unless\n"
 "           --token-file is given; --claims skips verification.\n"
 "  decode   print a token's header and claims, NOT verified\n"
+"  dry-run  a local key and tokens of a stand-in issuer, for dry runs\n"
+"           only, never in production: their issuer is not Buildkite's\n"
 "\n"
 "  -c, --config FILE  policy file (default " PB_POLICY_DEFAULT_PATH ")\n";
 
@@ -141,17 +148,24 @@ put_quoted(FILE *f, const char *s)
 
 /* ----------------------------------------------------------- options */
 
-/* The options of check (uid not NULL: -c and --user, whom to judge the
- * files for, by default whoever runs the tool) and of compile (uid NULL:
- * -c alone). Sets *path (and *uid) and returns -1 to go on, or the exit
- * status (after --help, or a usage error). */
-int
-config_options(const char *cmd, int argc, char **argv, const char **path,
-    uid_t *uid)
+/* The options of check (uid not NULL: -c, --user, whom to judge the
+ * files for, by default whoever runs the tool, and --pooler when pooler
+ * is not NULL) and of compile (uid NULL: -c alone). Sets *path (and *uid,
+ * *pooler) and returns -1 to go on, or the exit status (after --help, or
+ * a usage error). */
+static int
+policy_options(const char *cmd, int argc, char **argv, const char **path,
+    uid_t *uid, bool *pooler)
 {
 	static const struct option with_user[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	}, for_check[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "pooler", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	}, config_only[] = {
@@ -159,13 +173,16 @@ config_options(const char *cmd, int argc, char **argv, const char **path,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct option *opts = uid != NULL ? with_user : config_only;
+	const struct option *opts = pooler != NULL ? for_check :
+	    uid != NULL ? with_user : config_only;
 	const char *optstring = uid != NULL ? ":c:u:h" : ":c:h";
 	int c;
 
 	*path = PB_POLICY_DEFAULT_PATH;
 	if (uid != NULL)
 		*uid = geteuid();
+	if (pooler != NULL)
+		*pooler = false;
 	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -176,11 +193,28 @@ config_options(const char *cmd, int argc, char **argv, const char **path,
 				return usage_error("%s: no such user %s", cmd,
 				    optarg);
 			break;
+		case 'p':
+			*pooler = true;
+			break;
 		default:
 			return other_option(cmd, c, argv);
 		}
 	}
 	return no_arguments(cmd, argc, argv);
+}
+
+int
+config_options(const char *cmd, int argc, char **argv, const char **path,
+    uid_t *uid)
+{
+	return policy_options(cmd, argc, argv, path, uid, NULL);
+}
+
+int
+check_options(int argc, char **argv, const char **path, uid_t *uid,
+    bool *pooler)
+{
+	return policy_options("check", argc, argv, path, uid, pooler);
 }
 
 /* ------------------------------------------------------------- input */

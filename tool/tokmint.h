@@ -1,6 +1,8 @@
 /*
  * tokmint.h - mint test tokens and key sets: our own keys, any claim,
- * any header, any signature bend a test needs. Test code only.
+ * any header, any signature bend a test needs. Used by the tests and by
+ * pam-buildkite dry-run (cmd_dry_run.c), whose tokens are for dry runs
+ * only: they name an issuer that is not Buildkite's.
  */
 #ifndef PB_TOKMINT_H
 #define PB_TOKMINT_H
