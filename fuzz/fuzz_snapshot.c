@@ -96,7 +96,7 @@ cleanup(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const char magic[16] = "pbpolicysnap2\n\0";
+	static const char magic[16] = "pbpolicysnap3\n\0";
 	uint32_t check = 0x01020304u, one = 1;
 	unsigned char md[32];
 	uint64_t size = 0;
