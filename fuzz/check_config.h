@@ -19,6 +19,7 @@ check_config(const struct pb_config *c)
 	    (c->token.algorithms & ~0x1fu) != 0 ||
 	    c->token.leeway < 0 || c->token.max_lifetime < 1 ||
 	    (c->token.single_use && c->token.replay_dir == NULL) ||
+	    (!c->jwks.login_fetch && c->jwks.writer != PB_WRITER_TOOL) ||
 	    (c->jwks.url == NULL) == (c->jwks.file == NULL) ||
 	    c->jwks.cache == NULL || c->jwks.refresh < 1 ||
 	    c->jwks.max_stale < 0 || c->jwks.timeout < 1)
