@@ -28,18 +28,10 @@
 #include "audit.h"
 
 #define NFIELDS 7
-#define MAX_KEYS 32
+#define MAX_KEYS 64     /* more than an event has: 49 */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The claims the event shows, by event field name. */
-static const char *const claim_fields[][2] = {
-	{ "org", "organization_slug" }, { "pipeline", "pipeline_slug" },
-	{ "branch", "build_branch" }, { "tag", "build_tag" },
-	{ "step", "step_key" }, { "build", "build_number" },
-	{ "job", "job_id" }, { "agent", "agent_id" },
-	{ "source", "build_source" }, { "sub", "sub" }, { "jti", "jti" },
-};
 
 /* Strict UTF-8: no overlong forms, surrogates or values past
  * U+10FFFF. When printable is set, also no C0/C1 controls, DEL or
@@ -90,7 +82,7 @@ utf8_ok(const unsigned char *s, size_t n, bool printable)
 }
 
 struct lf_field {
-	char key[32];
+	char key[80];   /* agent_tag: and a 64-byte name */
 	const char *val;        /* into the line */
 	size_t len;
 	bool quoted;            /* val includes the quotes */
@@ -109,8 +101,8 @@ logfmt_split(const char *line, struct lf_field *f, size_t max)
 			__builtin_trap();
 		if (n == max)
 			__builtin_trap();
-		for (k = 0; p[k] >= 'a' && p[k] <= 'z'; k++)
-			;
+		k = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_:.-");
 		if (k == 0 || k >= sizeof(f[n].key) || p[k] != '=')
 			__builtin_trap();
 		memcpy(f[n].key, p, k);
@@ -204,35 +196,61 @@ check_value(const json_t *obj, const char *key, const char *in,
 		__builtin_trap();
 }
 
+/* One claim c, shown (or not) as v under field. */
 static void
-check_claims(const json_t *obj, const json_t *claims)
+check_claim(const json_t *obj, const char *field, const json_t *c)
 {
+	const json_t *v = json_object_get(obj, field);
+
+	if (json_is_integer(c)) {
+		if (!json_is_integer(v) ||
+		    json_integer_value(v) != json_integer_value(c))
+			__builtin_trap();
+	} else if (json_is_string(c)) {
+		size_t len = json_string_length(c);
+
+		if (memchr(json_string_value(c), '\0', len) != NULL) {
+			if (!json_is_string(v))
+				__builtin_trap();
+			return;
+		}
+		check_value(obj, field, json_string_value(c), len);
+	} else if (v != NULL) {
+		__builtin_trap();
+	}
+}
+
+/* Every claim a rule can match is shown under its field; each agent tag
+ * under its own name or counted in agent_tags_omitted, never both. */
+static void
+check_claims(const json_t *obj, json_t *claims)
+{
+	const size_t plen = sizeof(PB_AUDIT_TAG_PREFIX) - 1;
+	json_int_t tags = 0, shown = 0;
+	const char *key;
+	json_t *c;
 	size_t i;
 
-	for (i = 0; i < sizeof(claim_fields) / sizeof(claim_fields[0]);
-	    i++) {
-		const json_t *c = json_object_get(claims,
-		    claim_fields[i][1]);
-		const json_t *v = json_object_get(obj, claim_fields[i][0]);
-
-		if (json_is_integer(c)) {
-			if (!json_is_integer(v) ||
-			    json_integer_value(v) != json_integer_value(c))
-				__builtin_trap();
-		} else if (json_is_string(c)) {
-			size_t len = json_string_length(c);
-
-			if (memchr(json_string_value(c), '\0', len) != NULL) {
-				if (!json_is_string(v))
-					__builtin_trap();
-				continue;
-			}
-			check_value(obj, claim_fields[i][0],
-			    json_string_value(c), len);
-		} else if (v != NULL) {
-			__builtin_trap();
+	for (i = 0; pb_audit_claims[i].field != NULL; i++)
+		check_claim(obj, pb_audit_claims[i].field,
+		    json_object_get(claims, pb_audit_claims[i].claim));
+	check_claim(obj, "sub", json_object_get(claims, "sub"));
+	check_claim(obj, "jti", json_object_get(claims, "jti"));
+	json_object_foreach(claims, key, c) {
+		if (strncmp(key, PB_AUDIT_TAG_PREFIX, plen) != 0 ||
+		    !(json_is_string(c) || json_is_integer(c)))
+			continue;
+		tags++;
+		if (json_object_get(obj, key) != NULL) {
+			check_claim(obj, key, c);
+			shown++;
 		}
 	}
+	if (shown > PB_AUDIT_MAX_TAGS || (tags == shown) != (json_object_get(
+	    obj, "agent_tags_omitted") == NULL) || (tags > shown &&
+	    json_integer_value(json_object_get(obj, "agent_tags_omitted")) !=
+	    tags - shown))
+		__builtin_trap();
 }
 
 int

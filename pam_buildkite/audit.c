@@ -179,6 +179,67 @@ put_claim(struct pb_buf *b, enum pb_audit_format format, const char *key,
 	}
 }
 
+const struct pb_audit_claim pb_audit_claims[] = {
+	{ "org", "organization_slug" }, { "pipeline", "pipeline_slug" },
+	{ "branch", "build_branch" }, { "tag", "build_tag" },
+	{ "step", "step_key" }, { "build", "build_number" },
+	{ "job", "job_id" }, { "agent", "agent_id" },
+	{ "source", "build_source" },
+	{ "organization_id", "organization_id" },
+	{ "pipeline_id", "pipeline_id" }, { "build_id", "build_id" },
+	{ "build_commit", "build_commit" }, { "cluster_id", "cluster_id" },
+	{ "cluster_name", "cluster_name" }, { "queue_id", "queue_id" },
+	{ "queue_key", "queue_key" },
+	{ "runner_environment", "runner_environment" },
+	{ "iss", "iss" }, { "aud", "aud" },
+	{ NULL, NULL },
+};
+
+static bool
+tag_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > PB_AUDIT_TAG_NAME_MAX)
+		return false;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw"
+	    "xyz0123456789_.-") == n;
+}
+
+/* The agent_tag:NAME claims, as they come in the token (jansson keeps
+ * an object's order). A tag whose name could not be a field, or past
+ * the limit, is counted, not written: a token could carry thousands. */
+static void
+put_tags(struct pb_buf *b, enum pb_audit_format format,
+    const json_t *claims)
+{
+	const size_t plen = sizeof(PB_AUDIT_TAG_PREFIX) - 1;
+	/* jansson iterates only non-const objects, and changes nothing. */
+	union { const json_t *c; json_t *m; } obj = { claims };
+	const char *key;
+	json_t *v;
+	unsigned put = 0, omitted = 0;
+	char num[16];
+
+	if (!json_is_object(claims))
+		return;
+	json_object_foreach(obj.m, key, v) {
+		if (strncmp(key, PB_AUDIT_TAG_PREFIX, plen) != 0 ||
+		    !(json_is_string(v) || json_is_integer(v)))
+			continue;
+		if (put < PB_AUDIT_MAX_TAGS && tag_name_ok(key + plen)) {
+			put_claim(b, format, key, claims, key);
+			put++;
+		} else {
+			omitted++;
+		}
+	}
+	if (omitted > 0) {
+		snprintf(num, sizeof(num), "%u", omitted);
+		put_field(b, format, "agent_tags_omitted", num, true);
+	}
+}
+
 static const char *
 result_name(enum pb_reason r)
 {
@@ -193,6 +254,7 @@ pb_audit_format(const struct pb_audit_event *ev, enum pb_audit_format format)
 	struct pb_buf b = { NULL, 0, 0, false };
 	const json_t *c = ev->claims;
 	char num[24];
+	size_t i;
 
 	if (format == PB_AUDIT_JSON)
 		sb_str(&b, "{");
@@ -201,15 +263,10 @@ pb_audit_format(const struct pb_audit_event *ev, enum pb_audit_format format)
 	put_field(&b, format, "role", ev->role, false);
 	put_field(&b, format, "service", ev->service, false);
 	put_field(&b, format, "rhost", ev->rhost, false);
-	put_claim(&b, format, "org", c, "organization_slug");
-	put_claim(&b, format, "pipeline", c, "pipeline_slug");
-	put_claim(&b, format, "branch", c, "build_branch");
-	put_claim(&b, format, "tag", c, "build_tag");
-	put_claim(&b, format, "step", c, "step_key");
-	put_claim(&b, format, "build", c, "build_number");
-	put_claim(&b, format, "job", c, "job_id");
-	put_claim(&b, format, "agent", c, "agent_id");
-	put_claim(&b, format, "source", c, "build_source");
+	for (i = 0; pb_audit_claims[i].field != NULL; i++)
+		put_claim(&b, format, pb_audit_claims[i].field, c,
+		    pb_audit_claims[i].claim);
+	put_tags(&b, format, c);
 	put_claim(&b, format, "sub", c, "sub");
 	put_claim(&b, format, "jti", c, "jti");
 	if (ev->kid != NULL && ev->kid[0] != '\0')

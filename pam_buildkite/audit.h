@@ -29,6 +29,24 @@ struct pb_audit_event {
 				   session lasted, in seconds */
 };
 
+/*
+ * The claims on the line, each under its field name: every claim a rule
+ * can match (policy_claims.c), so that a recorded attempt can be decided
+ * again under another policy ("pam-buildkite diff --audit"). The first
+ * nine have short names, as they always had; the rest are named as the
+ * claim is. Agent tags follow them, as "agent_tag:NAME", at most
+ * PB_AUDIT_MAX_TAGS of them with names of PB_AUDIT_TAG_NAME_MAX bytes of
+ * [A-Za-z0-9_.-]; any others are counted in agent_tags_omitted. Then sub
+ * and jti. Ends with a NULL field.
+ */
+struct pb_audit_claim {
+	const char *field, *claim;
+};
+extern const struct pb_audit_claim pb_audit_claims[];
+#define PB_AUDIT_TAG_PREFIX     "agent_tag:"
+#define PB_AUDIT_MAX_TAGS       16
+#define PB_AUDIT_TAG_NAME_MAX   64
+
 /* The event as one line without the syslog prefix: logfmt or a JSON
  * object. Returns a malloc'd string, NULL when out of memory. */
 char *pb_audit_format(const struct pb_audit_event *ev,

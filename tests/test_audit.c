@@ -223,11 +223,55 @@ test_session_end(void)
 	free(p);
 }
 
+/* Every claim a rule can match is on the line, for diff --audit. */
+static void
+test_matchable_claims(void)
+{
+	json_t *c = claims_with("cluster_name", json_string("prod"));
+	char *s, *j, name[40];
+	json_t *o;
+	int i;
+
+	json_object_set_new(c, "queue_key", json_string("deploy"));
+	json_object_set_new(c, "organization_id", json_string("o-1"));
+	json_object_set_new(c, "build_commit", json_string("3e1f"));
+	json_object_set_new(c, "aud", json_string("postgres://db"));
+	json_object_set_new(c, "agent_tag:queue", json_string("deploy"));
+	json_object_set_new(c, "agent_tag:os", json_string("linux"));
+	json_object_set_new(c, "agent_tag:bad name", json_string("x"));
+	s = fmt(PB_OK, c, "r", "x", PB_AUDIT_LOGFMT);
+	ok(s != NULL && strstr(s, " source=ui organization_id=o-1 "
+	    "build_commit=3e1f cluster_name=prod queue_key=deploy "
+	    "aud=postgres://db agent_tag:queue=deploy agent_tag:os=linux "
+	    "agent_tags_omitted=1 sub=") != NULL,
+	    "logfmt: the claims rules can match, under their own names, then "
+	    "the agent tags as they came, one with a name no field can have "
+	    "counted (%s)", s);
+	free(s);
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "agent_tag:t%02d", i);
+		json_object_set_new(c, name, json_integer(i));
+	}
+	j = fmt(PB_OK, c, "r", "x", PB_AUDIT_JSON);
+	o = j ? json_loads(j, 0, NULL) : NULL;
+	ok(o != NULL && json_integer_value(json_object_get(o,
+	    "agent_tags_omitted")) == 7 && json_object_get(o,
+	    "agent_tag:t13") != NULL && json_object_get(o,
+	    "agent_tag:t14") == NULL && json_integer_value(json_object_get(o,
+	    "agent_tag:t00")) == 0,
+	    "json: at most 16 agent tags, numbers as numbers, the rest "
+	    "counted (%s)", j);
+	json_decref(o);
+	free(j);
+	json_decref(c);
+}
+
 int
 main(void)
 {
 	test_logfmt_fields();
 	test_session_end();
+	test_matchable_claims();
 	test_logfmt_escaping();
 	test_hostile_role();
 	test_truncation();
