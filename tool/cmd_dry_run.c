@@ -24,7 +24,6 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "tokmint.h"
 #include "tool.h"
@@ -118,22 +117,6 @@ struct job {
 	long long lifetime;
 };
 
-/* A random (version 4) UUID, as jti: every token is a new one. */
-static int
-random_uuid(char out[37])
-{
-	unsigned char b[16];
-
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return -1;
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-	return 0;
-}
-
 /* The claims of a Buildkite job as j says, sub made from them the way
  * Buildkite makes it. */
 static json_t *
@@ -143,8 +126,8 @@ job_claims(const struct job *j, long long now)
 	char jti[37], job_id[37], agent_id[37], *sub;
 	json_t *claims;
 
-	if (random_uuid(jti) != 0 || random_uuid(job_id) != 0 ||
-	    random_uuid(agent_id) != 0)
+	if (tm_uuid(jti) != 0 || tm_uuid(job_id) != 0 ||
+	    tm_uuid(agent_id) != 0)
 		return NULL;
 	if (asprintf(&sub, "organization:%s:pipeline:%s:ref:refs/%s/%s:"
 	    "commit:%s:step:%s", j->org, j->pipeline, j->tag ? "tags" : "heads",

@@ -14,7 +14,8 @@
  *   jwks     fetch: the place of the shared JWKS cache's refresher
  *            (cmd_jwks.c);
  *   dry-run  a stand-in issuer's key and tokens, for dry runs only
- *            (cmd_dry_run.c).
+ *            (cmd_dry_run.c);
+ *   test     a policy's test cases (cmd_test.c).
  *
  * What the commands share, the usage too, is in tool_common.c. The token is a
  * credential: it is never printed, and the buffer holding it is wiped
@@ -39,6 +40,7 @@ static const struct command {
 	{ "decode", cmd_decode },
 	{ "jwks", cmd_jwks },
 	{ "dry-run", cmd_dry_run },
+	{ "test", cmd_test },
 };
 
 int

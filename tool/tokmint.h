@@ -65,6 +65,8 @@ char *tm_token(const struct tm_key *key, const char *kid, const char *alg,
  * public key confusion tests). */
 char *tm_public_pem(const struct tm_key *key, size_t *len);
 
+/* A random (version 4) UUID in out, for a jti: 0, or -1. */
+int tm_uuid(char out[37]);
 /* base64url (unpadded) of len bytes, malloc'd. */
 char *tm_b64url(const unsigned char *buf, size_t len);
 
