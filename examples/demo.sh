@@ -84,6 +84,7 @@ try() {
 	say "$title"
 	tok=$("$MINT" sign --key "$TMP/rsa.pem" --kid rsa-1 \
 		--aud postgres://db.demo --org acme-inc \
+		--set 'organization_id="0190b2c4-0000-7000-8000-00000000ac3e"' \
 		--set 'build_source="webhook"' "$@")
 	echo "   \$ PGPASSWORD=<${#tok}-byte token> psql \"host=localhost sslmode=verify-full sslrootcert=ca.pem user=$role\""
 	login "$role" verify-full "$tok"
@@ -98,7 +99,7 @@ try "5. The same job asks for app_owner" app_owner
 try "6. A feature branch asks for api_migrator" api_migrator \
 	--set 'build_branch="feature/x"'
 try "7. Any pipeline's tests ask for ci_reader" ci_reader \
-	--set 'pipeline_slug="web"' --set 'step_key=null'
+	--set 'pipeline_slug="web"' --set 'step_key="test"'
 try "8. A release tag built from a push asks for app_owner" app_owner \
 	--set 'build_tag="v1.4.0"'
 try "9. The same release started by hand in the UI" app_owner \
@@ -111,7 +112,8 @@ try "12. A token signed with a key that is not in the JWKS" api_migrator \
 
 say "13. A client without TLS, with a good token"
 tok=$("$MINT" sign --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.demo \
-	--org acme-inc --set 'build_source="webhook"')
+	--org acme-inc --set 'organization_id="0190b2c4-0000-7000-8000-00000000ac3e"' \
+	--set 'build_source="webhook"')
 echo "   \$ PGPASSWORD=<${#tok}-byte token> psql \"host=localhost sslmode=disable user=api_migrator\""
 login api_migrator disable "$tok"
 audit_line

@@ -449,9 +449,11 @@ if [ "$have_pam" = 1 ]; then
 			authenticate acct_mgmt 2>&1)
 		rc=$?
 	}
-	# The example policy keeps the default max_lifetime (15m).
+	# The example policy keeps the default max_lifetime (15m) and pins
+	# its organization_id.
 	tok=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.example.com \
-		--lifetime 900 --set step_key='"test"' --set build_source='"webhook"')
+		--lifetime 900 --set step_key='"test"' --set build_source='"webhook"' \
+		--set 'organization_id="0190b2c4-0000-7000-8000-00000000ac3e"')
 	pamex "$tok" ci_reader
 	ok $rc "the example service file admits a test step as ci_reader"
 	echo "$out" | grep -q 'account management done'
@@ -553,7 +555,7 @@ while [ \$# -gt 0 ]; do
 done
 set --
 for c in \$claims; do
-	[ "\$c" = organization_id ] && set -- "\$@" --set 'organization_id="0184a6f1-0000-4000-8000-000000000001"'
+	[ "\$c" = organization_id ] && set -- "\$@" --set 'organization_id="0190b2c4-0000-7000-8000-00000000ac3e"'
 done
 exec "$MINT" sign --key "$TMP/rsa.pem" --kid rsa-1 --aud "\$aud" \
 	--lifetime "\$life" --set pipeline_slug='"api"' --set build_branch='"main"' \

@@ -187,9 +187,16 @@ login() { # login ROLE TOKEN [SSLMODE]
 	rc=$?
 }
 
+# exmint [mint options] : a token for the example policies: their
+# audience and the organization_id they pin.
+exmint() {
+	mint --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.example.com \
+		--set 'organization_id="0190b2c4-0000-7000-8000-00000000ac3e"' "$@"
+}
+
 # The small team's policy: pipeline api, step migrate on main may become
 # api_migrator unless the build was started in the UI.
-mig=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.example.com \
+mig=$(exmint \
 	--set build_source='"webhook"')
 login api_migrator "$mig"
 ok "$([ $rc -eq 0 ] && [ "$out" = "api_migrator true" ]; echo $?)" \
@@ -211,14 +218,14 @@ login api_migrator "$mig"
 ok "$([ $rc -eq 0 ] && [ "$(requests "$TMP/issuer")" -eq 1 ]; echo $?)" \
 	"a second login uses the cache and makes no request"
 
-ui=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.example.com \
+ui=$(exmint \
 	--set build_source='"ui"')
 login api_migrator "$ui"
 ok "$([ $rc -ne 0 ]; echo $?)" "a migrate token from a build started in the UI is refused"
 grep -q '"result":"deny","reason":"denied","role":"api_migrator"' "$LOG"
 ok $? "... audited as reason denied"
 
-test=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.example.com \
+test=$(exmint \
 	--set step_key='"test"' --set build_branch='"feature/x"' --set build_source='"webhook"')
 login ci_reader "$test"
 ok "$([ $rc -eq 0 ] && [ "$out" = "ci_reader true" ]; echo $?)" \
@@ -228,8 +235,8 @@ ok "$([ $rc -ne 0 ]; echo $?)" "... but not as api_migrator"
 grep -q '"result":"deny","reason":"no_rule","role":"api_migrator"' "$LOG"
 ok $? "... audited as reason no_rule"
 
-billing=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.example.com \
-	--set pipeline_slug='"billing"' --set build_source='"webhook"')
+billing=$(exmint \
+	--set pipeline_slug='"billing"' --set step_key='"deploy"' --set build_source='"webhook"')
 login ci_billing "$billing"
 ok "$([ $rc -eq 0 ] && [ "$out" = "ci_billing true" ]; echo $?)" \
 	"a member of the +buildkite group role logs in through the same lines"
@@ -260,7 +267,7 @@ ok $? "... with PostgreSQL's reject, before the token is ever checked"
 [ ! -s "$LOG" ]
 ok $? "... so no audit line"
 
-other=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --aud postgres://db.example.com \
+other=$(exmint \
 	--org evil-corp --set build_source='"webhook"')
 login api_migrator "$other"
 ok "$([ $rc -ne 0 ]; echo $?)" "a token of another Buildkite organization is refused"

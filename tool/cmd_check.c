@@ -4,8 +4,9 @@
  * prints its lint warnings, judges every other file a login reads
  * (check_files.c), and says whether logins use the compiled snapshot.
  * With --pooler it also says where a login behind a connection pooler
- * would wait on the network or be refused (pooler_warnings).
- * Exit 0 valid, 1 invalid or a file logins would refuse, 2 usage.
+ * would wait on the network or be refused (pooler_warnings). Exit 0
+ * valid, 1 invalid, a file logins would refuse, or (--strict) a warning
+ * about the rules (policy_lint.c), 2 usage.
  */
 #include "config.h"
 
@@ -19,15 +20,18 @@
 #include "tool.h"
 #include "trusted_file.h"
 
+/* A lint warning: of a rule, at its file:line:column, or of the whole
+ * policy (rule NULL), at the policy's path (*ctx). */
 static void
 lint_warning(void *ctx, const char *rule, const char *where,
     const char *warning)
 {
-	(void)ctx;
 	fputs("warning: ", stderr);
-	put_text(stderr, where);
-	fputs(": rule ", stderr);
-	put_quoted(stderr, rule);
+	put_text(stderr, where != NULL ? where : *(const char **)ctx);
+	if (rule != NULL) {
+		fputs(": rule ", stderr);
+		put_quoted(stderr, rule);
+	}
 	fputs(": ", stderr);
 	put_text(stderr, warning);
 	fputc('\n', stderr);
@@ -108,22 +112,27 @@ pooler_warnings(const struct pb_config *cfg, uid_t uid)
 int
 cmd_check(int argc, char **argv)
 {
-	const char *path;
+	struct check_flags flags;
 	struct pb_policy *pol;
+	const char *path;
 	uid_t uid;
-	bool pooler;
 	size_t n;
-	int rc;
+	int rc, lint;
 
-	if ((rc = check_options(argc, argv, &path, &uid, &pooler)) >= 0)
+	if ((rc = check_options(argc, argv, &path, &uid, &flags)) >= 0)
 		return rc;
 	if ((pol = load_policy(path, true, uid)) == NULL)
 		return 1;
 	permission_warnings(path);
-	pb_policy_lint(pol, lint_warning, NULL);
+	lint = pb_policy_lint(pol, lint_warning, &path);
 	rc = check_files(pb_policy_config(pol), uid);
-	if (pooler)
+	if (flags.pooler)
 		pooler_warnings(pb_policy_config(pol), uid);
+	if (flags.strict && lint > 0) {
+		fprintf(stderr, PROG ": %s: %d warning%s about the policy "
+		    "(--strict)\n", path, lint, lint == 1 ? "" : "s");
+		rc = 1;
+	}
 	if (rc != 0) {
 		pb_policy_free(pol);
 		return 1;

@@ -55,9 +55,12 @@ int no_arguments(const char *cmd, int argc, char **argv);
 int config_options(const char *cmd, int argc, char **argv, const char **path,
     uid_t *uid);
 
-/* The options of check: config_options' with uid, and --pooler. */
+/* The options of check: config_options' with uid, --pooler and --strict. */
+struct check_flags {
+	bool pooler, strict;
+};
 int check_options(int argc, char **argv, const char **path, uid_t *uid,
-    bool *pooler);
+    struct check_flags *flags);
 
 /* s with control characters escaped; put_quoted also escapes quotes and
  * backslashes and wraps it in double quotes. */

@@ -26,7 +26,7 @@
 #include "tool.h"
 
 static const char usage_text[] =
-"usage: " PROG " check   [-c policy.yaml] [--user USER] [--pooler]\n"
+"usage: " PROG " check   [-c policy.yaml] [--user USER] [--pooler] [--strict]\n"
 "       " PROG " compile [-c policy.yaml]\n"
 "       " PROG " explain [-c policy.yaml] --role ROLE [--rhost ADDR]\n"
 "                     [--token-file FILE | --claims FILE.json] [--now EPOCH] [--json]\n"
@@ -42,7 +42,8 @@ static const char usage_text[] =
 "  check    validate the policy, and judge who may write each file a\n"
 "           login reads as USER would (default: you); exit 0 valid, 1\n"
 "           invalid or a file logins would refuse; --pooler: also warn\n"
-"           about what stalls or is refused behind PgBouncer\n"
+"           about what stalls or is refused behind PgBouncer; --strict:\n"
+"           exit 1 on any warning about the rules\n"
 "  compile  validate it and write POLICY.compiled, which logins use while\n"
 "           the policy's files are unchanged; exit 0 written, 1 not\n"
 "  explain  show every verification step and every rule for a login as\n"
@@ -152,13 +153,13 @@ put_quoted(FILE *f, const char *s)
 /* ----------------------------------------------------------- options */
 
 /* The options of check (uid not NULL: -c, --user, whom to judge the
- * files for, by default whoever runs the tool, and --pooler when pooler
- * is not NULL) and of compile (uid NULL: -c alone). Sets *path (and *uid,
- * *pooler) and returns -1 to go on, or the exit status (after --help, or
- * a usage error). */
+ * files for, by default whoever runs the tool, and --pooler and --strict
+ * when flags is not NULL) and of compile (uid NULL: -c alone). Sets
+ * *path (and *uid, *flags) and returns -1 to go on, or the exit status
+ * (after --help, or a usage error). */
 static int
 policy_options(const char *cmd, int argc, char **argv, const char **path,
-    uid_t *uid, bool *pooler)
+    uid_t *uid, struct check_flags *flags)
 {
 	static const struct option with_user[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -169,6 +170,7 @@ policy_options(const char *cmd, int argc, char **argv, const char **path,
 		{ "config", required_argument, NULL, 'c' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "pooler", no_argument, NULL, 'p' },
+		{ "strict", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	}, config_only[] = {
@@ -176,7 +178,7 @@ policy_options(const char *cmd, int argc, char **argv, const char **path,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct option *opts = pooler != NULL ? for_check :
+	const struct option *opts = flags != NULL ? for_check :
 	    uid != NULL ? with_user : config_only;
 	const char *optstring = uid != NULL ? ":c:u:h" : ":c:h";
 	int c;
@@ -184,8 +186,8 @@ policy_options(const char *cmd, int argc, char **argv, const char **path,
 	*path = PB_POLICY_DEFAULT_PATH;
 	if (uid != NULL)
 		*uid = geteuid();
-	if (pooler != NULL)
-		*pooler = false;
+	if (flags != NULL)
+		flags->pooler = flags->strict = false;
 	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -197,7 +199,10 @@ policy_options(const char *cmd, int argc, char **argv, const char **path,
 				    optarg);
 			break;
 		case 'p':
-			*pooler = true;
+			flags->pooler = true;
+			break;
+		case 's':
+			flags->strict = true;
 			break;
 		default:
 			return other_option(cmd, c, argv);
@@ -215,9 +220,9 @@ config_options(const char *cmd, int argc, char **argv, const char **path,
 
 int
 check_options(int argc, char **argv, const char **path, uid_t *uid,
-    bool *pooler)
+    struct check_flags *flags)
 {
-	return policy_options("check", argc, argv, path, uid, pooler);
+	return policy_options("check", argc, argv, path, uid, flags);
 }
 
 /* ------------------------------------------------------------- input */
