@@ -10,6 +10,7 @@
 # a python3 earlier in PATH may be another one without them.
 PY=/usr/bin/python3
 SCHEMA="$top_srcdir/policy/pam_buildkite.schema.json"
+CASES_SCHEMA="$top_srcdir/policy/pam_buildkite_cases.schema.json"
 TOOL="$top_builddir/pam-buildkite"
 EXAMPLES="$top_srcdir/examples"
 
@@ -89,12 +90,16 @@ schema() { "$PY" "$TMP/schema.py" "$SCHEMA" "$@"; }
 out=$(schema check 2>&1)
 ok $? "the schema is a valid JSON Schema"
 [ -n "$out" ] && echo "$out"
+out=$("$PY" "$TMP/schema.py" "$CASES_SCHEMA" check 2>&1)
+ok $? "the cases file's schema is a valid JSON Schema"
+[ -n "$out" ] && echo "$out"
 
 # ------------------------------------------------------- the examples
 
 n_examples=0
 old_ifs=$IFS
 for f in "$EXAMPLES"/*.yaml; do
+	case $f in *.tests.yaml) continue ;; esac
 	[ -f "$f" ] || continue
 	n_examples=$((n_examples + 1))
 	name=examples/${f##*/}
@@ -111,13 +116,23 @@ for f in "$EXAMPLES"/*.yaml; do
 		[ -n "$out" ] && echo "$out"
 	done
 	IFS=$old_ifs
+	cases=${f%.yaml}.tests.yaml
+	out=$("$PY" "$TMP/schema.py" "$CASES_SCHEMA" validate main "$cases" 2>&1)
+	ok $? "$name carries a cases file, ${cases##*/}, valid against the cases schema"
+	[ -n "$out" ] && echo "$out"
 	if [ "$have_tool" = 1 ]; then
-		out=$("$TOOL" check -c "$f" 2>&1)
+		out=$("$TOOL" check --strict -c "$f" 2>&1)
 		rc=$?
-		ok $rc "$name passes pam-buildkite check"
+		ok $rc "$name passes pam-buildkite check --strict"
+		[ "$rc" -ne 0 ] && diag "exit $rc: $out"
+		out=$("$TOOL" test -c "$f" "$cases" 2>&1)
+		rc=$?
+		ok "$([ $rc -eq 0 ] && echo "$out" | tail -1 | grep -q '^[1-9][0-9]* passed, 0 failed$'; echo $?)" \
+			"... and its cases pass: $(echo "$out" | tail -1)"
 		[ "$rc" -ne 0 ] && diag "exit $rc: $out"
 	else
-		skip "pam-buildkite not built" "$name passes pam-buildkite check"
+		skip "pam-buildkite not built" "$name passes pam-buildkite check --strict"
+		skip "pam-buildkite not built" "... and its cases pass"
 	fi
 done
 [ "$n_examples" -ge 3 ]

@@ -1,0 +1,283 @@
+#!/bin/sh
+# test_policy_as_code.sh - the policy as code, through the built tool:
+# "pam-buildkite test" (passing and failing cases, the JUnit report read
+# by a JUnit parser, bad cases files), and check's warnings about what
+# the threat model warns against, each with its absence on a careful
+# policy, and --strict.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+
+[ -x "$TOOL" ] || skip_all "pam-buildkite not built"
+PY=/usr/bin/python3
+[ -x "$PY" ] || skip_all "python3 not installed"
+
+# run ARGS... : the tool; sets rc, out (stdout) and err (stderr).
+run() {
+	out=$("$TOOL" "$@" 2>"$TMP/err")
+	rc=$?
+	err=$(cat "$TMP/err")
+	got="exit $rc; stdout: $out; stderr: $err"
+}
+
+cat >"$TMP/policy.yaml" <<'EOF'
+version: 1
+token:
+  audience: postgres://db.test
+  organization: acme-inc
+  organization_id: 0190b2c4-0000-7000-8000-00000000ac3e
+jwks:
+  file: /nonexistent/jwks.json
+rules:
+  - name: no privileged logins started by hand
+    effect: deny
+    pipeline: "*"
+    source: [ui, api]
+    roles: [api_migrator]
+  - name: api migrations from main
+    pipeline: api
+    branch: main
+    step: migrate
+    roles: [api_migrator]
+  - name: tests read
+    pipeline: "*"
+    step: test
+    roles: [ci_reader]
+EOF
+
+# ------------------------------------------------------------------ test
+
+cat >"$TMP/pass.yaml" <<'EOF'
+tests:
+  - name: migrate from main
+    role: api_migrator
+    claims: {pipeline_slug: api, build_branch: main, step_key: migrate, build_source: webhook}
+    expect: allow
+    rule: api migrations from main
+  - name: not by hand
+    role: api_migrator
+    claims: {pipeline_slug: api, build_branch: main, step_key: migrate, build_source: ui}
+    expect: deny
+    reason: denied
+  - name: from a unix socket or 10.0.0.7 alike
+    role: ci_reader
+    claims: {step_key: test}
+    rhost: 10.0.0.7
+    expect: allow
+EOF
+run test -c "$TMP/policy.yaml" "$TMP/pass.yaml" --junit "$TMP/pass.xml"
+ok "$([ $rc -eq 0 ] && [ "$(echo "$out" | tail -1)" = "3 passed, 0 failed" ]; echo $?)" \
+	"test: every case passes: exit 0 and '3 passed, 0 failed'"
+echo "$out" | grep -q '^ok   migrate from main: allow, rule "api migrations from main"$'
+ok $? "... one line per case with the decision and the rule"
+echo "$out" | grep -q '^ok   not by hand: deny, reason denied, rule "no privileged logins started by hand": '
+ok $? "... a denial with its reason, rule and why"
+
+cat >"$TMP/fail.yaml" <<'EOF'
+tests:
+  - name: still passes
+    role: ci_reader
+    claims: {step_key: test}
+    expect: allow
+  - name: wrong verdict
+    role: api_migrator
+    claims: {pipeline_slug: api, build_branch: feature/x, step_key: migrate, build_source: webhook}
+    expect: allow
+  - name: wrong reason
+    role: api_migrator
+    claims: {pipeline_slug: api, build_branch: main, step_key: migrate, build_source: ui}
+    expect: deny
+    reason: no_rule
+  - name: wrong rule & <xml>
+    role: ci_reader
+    claims: {step_key: test}
+    expect: allow
+    rule: api migrations from main
+EOF
+run test -c "$TMP/policy.yaml" "$TMP/fail.yaml" --junit "$TMP/fail.xml"
+ok "$([ $rc -eq 1 ] && [ "$(echo "$out" | tail -1)" = "1 passed, 3 failed" ]; echo $?)" \
+	"test: failing cases: exit 1 and '1 passed, 3 failed'"
+echo "$out" | grep -q "^FAIL wrong verdict ($TMP/fail.yaml:6:5): expected allow; got deny, reason no_rule: no allow rule matches and lists the role$"
+ok $? "... a FAIL line with where the case is, what it expected and what it got"
+echo "$out" | grep -q '^FAIL wrong reason (.*): expected deny, reason no_rule; got deny, reason denied, rule "no privileged logins started by hand"'
+ok $? "... a wrong reason fails the case"
+echo "$out" | grep -q '^FAIL wrong rule & <xml> (.*): expected allow, rule "api migrations from main"; got allow, rule "tests read"$'
+ok $? "... and a wrong rule"
+
+# The JUnit reports, read by Python's XML parser as a JUnit reader would.
+cat >"$TMP/junit.py" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suite = root.find("testsuite")
+cases = suite.findall("testcase")
+print(root.tag, suite.get("tests"), suite.get("failures"), len(cases))
+for c in cases:
+    f = c.find("failure")
+    print(c.get("name"), "|", c.get("line"), "|",
+          "pass" if f is None else "fail: " + f.get("message"))
+PY
+j=$("$PY" "$TMP/junit.py" "$TMP/pass.xml" 2>&1)
+[ "$(echo "$j" | head -1)" = "testsuites 3 0 3" ] &&
+	echo "$j" | grep -q '^migrate from main | 2 | pass$'
+got=$j
+ok $? "--junit: a JUnit XML report the parser reads: 3 test cases, no failure"
+j=$("$PY" "$TMP/junit.py" "$TMP/fail.xml" 2>&1)
+[ "$(echo "$j" | head -1)" = "testsuites 4 3 4" ] &&
+	echo "$j" | grep -q '^still passes | 2 | pass$' &&
+	echo "$j" | grep -q '^wrong verdict | 6 | fail: expected allow; got deny, reason no_rule' &&
+	echo "$j" | grep -q '^wrong rule & <xml> | 15 | fail: expected allow, rule "api migrations from main"; got allow, rule "tests read"$'
+got=$j
+ok $? "--junit: the failures with their messages, markup in a name escaped"
+
+# Claims a case does not give pass the token checks; the ones it gives
+# go through them as a login's would.
+cat >"$TMP/token.yaml" <<'EOF'
+tests:
+  - name: another audience
+    role: ci_reader
+    claims: {aud: postgres://other, step_key: test}
+    expect: deny
+    reason: audience
+  - name: a number where a string belongs
+    role: ci_reader
+    claims: {pipeline_slug: 42, step_key: test}
+    expect: deny
+    reason: malformed
+  - name: an aud list holding ours
+    role: ci_reader
+    claims: {aud: [postgres://other, postgres://db.test], step_key: test}
+    expect: allow
+EOF
+run test -c "$TMP/policy.yaml" "$TMP/token.yaml"
+ok "$([ $rc -eq 0 ]; echo $?)" "test: a case's claims meet the token checks a login's would"
+
+# Errors: exit 2 and where.
+bad() { # bad NAME EXPECTED-STDERR-REGEX CASES-TEXT
+	printf '%s\n' "$3" >"$TMP/bad.yaml"
+	run test -c "$TMP/policy.yaml" "$TMP/bad.yaml"
+	ok "$([ $rc -eq 2 ] && echo "$err" | grep -q -- "$2"; echo $?)" "test: $1: exit 2 ($err)"
+}
+bad "an unknown key" "bad.yaml:4:5: unknown key \"expext\" in a case" 'tests:
+  - name: x
+    role: r
+    expext: allow'
+bad "expect neither allow nor deny" 'bad.yaml:4:13: expect: unknown value "maybe"' 'tests:
+  - name: x
+    role: r
+    expect: maybe'
+bad "a reason no case can get" 'bad.yaml:5:13: case "x": reason signature is none a case can get' 'tests:
+  - name: x
+    role: r
+    expect: deny
+    reason: signature'
+bad "a reason with expect: allow" 'bad.yaml:4:13: case "x": a reason goes with expect: deny' 'tests:
+  - name: x
+    role: r
+    expect: allow
+    reason: denied'
+bad "two cases of one name" 'bad.yaml:5:5: a second case named "x" (the first is at .*bad.yaml:2:5)' 'tests:
+  - name: x
+    role: r
+    expect: allow
+  - name: x
+    role: r
+    expect: deny'
+bad "a claim that is a mapping" 'bad.yaml:5:22: a claim.s value must be a scalar or a list of scalars' 'tests:
+  - name: x
+    role: r
+    claims:
+      pipeline_slug: {a: b}
+    expect: deny'
+bad "no tests: key" 'bad.yaml:1:1: unknown key "test" at the top' 'test: []'
+run test -c "$TMP/nonexistent.yaml" "$TMP/pass.yaml"
+ok "$([ $rc -eq 2 ] && echo "$err" | grep -q 'nonexistent.yaml'; echo $?)" \
+	"test: a policy that does not load: exit 2 ($err)"
+run test -c "$TMP/policy.yaml"
+ok "$([ $rc -eq 2 ]; echo $?)" "test: no cases file: usage, exit 2"
+
+# ------------------------------------------------------ check's warnings
+
+# warns NAME POLICY-RULES [TOKEN-EXTRA] EXPECTED-REGEX : check warns.
+header() {
+	printf 'version: 1\ntoken:\n  audience: postgres://db.test\n  organization: acme-inc\n%s\njwks:\n  file: /nonexistent/jwks.json\nrules:\n' \
+		"${1-  organization_id: 0190b2c4-0000-7000-8000-00000000ac3e}"
+}
+warns() {
+	{ header; printf '%s\n' "$2"; } >"$TMP/w.yaml"
+	run check -c "$TMP/w.yaml" --strict
+	ok "$([ $rc -eq 1 ] && echo "$err" | grep -q -- "$3" &&
+		echo "$err" | grep -q 'pam-buildkite: .*w.yaml: [0-9]* warnings\? about the policy (--strict)$'; echo $?)" \
+		"check --strict: $1: warned and exit 1"
+	run check -c "$TMP/w.yaml"
+	ok "$([ $rc -eq 0 ] && echo "$err" | grep -q -- "$3"; echo $?)" \
+		"... without --strict: the same warning, exit 0"
+}
+warns "no condition but \"*\"" '  - name: everyone
+    pipeline: "*"
+    roles: [ci_reader]' 'w.yaml:9:[0-9]*: rule "everyone": no condition but "\*": every job of every pipeline'
+warns "no step and no deny of builds started by hand" '  - name: admins from main
+    pipeline: api
+    branch: main
+    roles: [api_admin]' 'rule "admins from main": no step: any step of a build it matches can become api_admin, also one started by hand'
+warns "a deny rule always refuses what an allow rule gives" '  - name: migrations
+    pipeline: api
+    branch: main
+    step: migrate
+    roles: [api_migrator]
+  - name: no api at all
+    effect: deny
+    pipeline: api
+    roles: [api_migrator, ci_reader]' 'w.yaml:9:[0-9]*: rule "migrations": dead rule: deny rule "no api at all" (.*w.yaml:14:[0-9]*) refuses every login it would allow'
+warns "an earlier allow rule always decides instead" '  - name: main migrations
+    pipeline: api
+    branch: main
+    step: migrate
+    roles: [api_migrator, ci_api]
+  - name: main migrations from the eu queue
+    pipeline: api
+    branch: main
+    step: migrate
+    claims:
+      agent_tag:queue: eu
+    roles: [api_migrator]' 'rule "main migrations from the eu queue": dead rule: rule "main migrations" (.*w.yaml:9:[0-9]*) comes first and allows every login it would, so it never decides one'
+{ header ""; printf '  - name: m\n    pipeline: api\n    branch: main\n    step: migrate\n    roles: [api_migrator]\n'; } >"$TMP/w.yaml"
+run check -c "$TMP/w.yaml" --strict
+ok "$([ $rc -eq 1 ] && echo "$err" | grep -q "^warning: $TMP/w.yaml: token.organization_id is not set: .*pin its UUID$"; echo $?)" \
+	"check --strict: no organization_id pin: warned at the policy, exit 1"
+
+# A careful policy: the same rules made careful draw none of them.
+{ header; cat <<'EOF'; } >"$TMP/careful.yaml"
+  - name: no privileged logins started by hand
+    effect: deny
+    pipeline: "*"
+    source: [ui, api]
+    roles: [api_admin, api_migrator]
+  - name: admins from main
+    pipeline: api
+    branch: main
+    roles: [api_admin]
+  - name: migrations from main's migrate step
+    pipeline: api
+    branch: main
+    step: migrate
+    roles: [api_migrator]
+  - name: from the eu queue, for another role
+    pipeline: api
+    branch: main
+    step: migrate
+    claims:
+      agent_tag:queue: eu
+    roles: [api_migrator_eu]
+  - name: nightly reports
+    pipeline: "analytics-*"
+    branch: main
+    source: schedule
+    roles: [analytics_reader]
+  - name: tests of any pipeline read
+    pipeline: "*"
+    step: [test, "test-*"]
+    roles: [ci_reader]
+EOF
+run check -c "$TMP/careful.yaml" --strict
+ok "$([ $rc -eq 0 ] && ! echo "$err" | grep -q 'rule\|organization_id'; echo $?)" \
+	"check --strict: a careful policy draws no warning about its rules, exit 0"
+
+done_testing
