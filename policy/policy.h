@@ -105,6 +105,15 @@ int pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
     const char *role, const char *rhost, struct pb_decision *out,
     pb_trace_fn trace, void *trace_ctx);
 
+/* Who can become role: {"role", "nobody", "ways": [each allow rule that
+ * can grant it: "rule", "where", "granted" ("listed" or "template", with
+ * "template"), "conditions": [{"claim", "label", "pattern", "words",
+ * "items": [{"text", "regex", "negated"}]}], "from", "session_lifetime"}],
+ * "cut_by": [each deny rule covering it, the same fields and "always"
+ * when it refuses every login]}. "nobody" when no rule grants it or a
+ * deny rule always refuses it. NULL when out of memory. */
+json_t *pb_policy_who_can(const struct pb_policy *pol, const char *role);
+
 /* Calls fn for each warning about the policy: what a rule does that its
  * author may not mean (rule is its name, where its "file:line:column").
  * Returns how many there were. */

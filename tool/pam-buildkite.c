@@ -15,7 +15,8 @@
  *            (cmd_jwks.c);
  *   dry-run  a stand-in issuer's key and tokens, for dry runs only
  *            (cmd_dry_run.c);
- *   test     a policy's test cases (cmd_test.c).
+ *   test     a policy's test cases (cmd_test.c);
+ *   who-can  every way to a role (cmd_who_can.c).
  *
  * What the commands share, the usage too, is in tool_common.c. The token is a
  * credential: it is never printed, and the buffer holding it is wiped
@@ -41,6 +42,7 @@ static const struct command {
 	{ "jwks", cmd_jwks },
 	{ "dry-run", cmd_dry_run },
 	{ "test", cmd_test },
+	{ "who-can", cmd_who_can },
 };
 
 int
