@@ -193,6 +193,99 @@ ok "$([ $rc -eq 2 ] && echo "$err" | grep -q 'nonexistent.yaml'; echo $?)" \
 run test -c "$TMP/policy.yaml"
 ok "$([ $rc -eq 2 ]; echo $?)" "test: no cases file: usage, exit 2"
 
+# --------------------------------------------------------------- who-can
+
+run who-can -c "$TMP/policy.yaml" api_migrator
+ok "$([ $rc -eq 0 ] && echo "$out" | head -1 | grep -q '^api_migrator: reachable$' &&
+	echo "$out" | grep -q '^  allow rule "api migrations from main" (.*policy.yaml:[0-9]*:[0-9]*), session unlimited, when:$' &&
+	echo "$out" | grep -q '^    step is migrate$' &&
+	echo "$out" | grep -q '^  unless deny rule "no privileged logins started by hand" (.*) applies:$' &&
+	echo "$out" | grep -q '^    source is ui or is api$'; echo $?)" \
+	"who-can: the allow rule in plain words, and the deny rule that cuts into it"
+run who-can -c "$TMP/policy.yaml" app_owner
+ok "$([ $rc -eq 1 ] && [ "$out" = "app_owner: nobody
+  no allow rule grants it" ]; echo $?)" "who-can: a role no rule grants: nobody, exit 1"
+cat >"$TMP/tmpl.yaml" <<'EOF'
+version: 1
+token:
+  audience: postgres://db.test
+  organization: acme-inc
+rules:
+  - name: each pipeline its own role
+    pipeline: "*"
+    branch: main
+    step: deploy
+    roles: ["ci_{pipeline_slug}"]
+  - name: never billing
+    effect: deny
+    pipeline: "*"
+    roles: [ci_billing]
+EOF
+run who-can -c "$TMP/tmpl.yaml" ci_web --json
+ok "$([ $rc -eq 0 ] && echo "$out" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); w=d["ways"][0]; sys.exit(not (w["granted"] == "template" and w["needs"] == {"pipeline_slug": "web"} and d["cut_by"] == [] and d["nobody"] is False))'; echo $?)" \
+	"who-can --json: a role through a template, with the claim's value it needs"
+run who-can -c "$TMP/tmpl.yaml" ci_billing
+ok "$([ $rc -eq 1 ] && echo "$out" | grep -q '^ci_billing: nobody$' &&
+	echo "$out" | grep -q 'unless deny rule "never billing" (.*) refuses it to every job:$'; echo $?)" \
+	"who-can: a deny rule that always applies leaves nobody, exit 1"
+
+# Every example policy: for each role its cases name, who-can's answer
+# agrees with the decisions explain gives. For each way who-can lists,
+# claims are made that meet its conditions (a value each pattern's first
+# item matches; ways with a regex are left to the cases files), and the
+# other claims the policy names get a value no example pattern matches;
+# explain must then allow through a rule who-can listed, or refuse
+# through a deny rule it listed, never find no rule. A role who-can says
+# nobody reaches is refused.
+cat >"$TMP/whocheck.py" <<'PY'
+import ipaddress, json, subprocess, sys, tempfile, yaml
+tool, policy, cases = sys.argv[1:4]
+def run(*args):
+    p = subprocess.run([tool] + list(args), capture_output=True, text=True)
+    return p.returncode, p.stdout
+roles = sorted({c["role"] for c in yaml.safe_load(open(cases))["tests"]})
+checked = 0
+for role in roles:
+    rc, out = run("who-can", "-c", policy, role, "--json")
+    who = json.loads(out)
+    named = {c["claim"] for w in who["ways"] + who["cut_by"] for c in w["conditions"]}
+    for way in who["ways"]:
+        if any(i["regex"] for c in way["conditions"] for i in c["items"]):
+            continue
+        claims = {c: "zz-none" for c in named}
+        claims["build_source"] = "webhook"
+        for c in way["conditions"]:
+            pos = [i for i in c["items"] if not i["negated"]]
+            if pos:
+                claims[c["claim"]] = pos[0]["text"].replace("*", "x")
+        claims.update(way.get("needs", {}))
+        args = ["explain", "-c", policy, "--role", role, "--json"]
+        if way["from"]:
+            net = ipaddress.ip_network(way["from"].split(",")[0].strip())
+            args += ["--rhost", str(net.network_address + 1)]
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(claims, f)
+            f.flush()
+            rc, out = run(*(args + ["--claims", f.name]))
+        d = json.loads(out)
+        rule, reason = d.get("rule"), d.get("reason")
+        good = (reason == "ok" and rule in [w["rule"] for w in who["ways"]]) or \
+               (reason == "denied" and rule in [w["rule"] for w in who["cut_by"]])
+        if who["nobody"]:
+            good = reason != "ok"
+        if not good:
+            print("disagree: %s via %r: explain says %s %r" % (role, way["rule"], reason, rule))
+            sys.exit(1)
+        checked += 1
+print("%d ways of %d roles checked" % (checked, len(roles)))
+PY
+for f in "$top_srcdir"/examples/*.tests.yaml; do
+	p=${f%.tests.yaml}.yaml
+	got=$("$PY" "$TMP/whocheck.py" "$TOOL" "$p" "$f" 2>&1)
+	ok "$([ $? -eq 0 ] && echo "$got" | grep -q '^[1-9][0-9]* ways\? of [1-9][0-9]* roles checked$'; echo $?)" \
+		"who-can on examples/${p##*/} agrees with explain: $got"
+done
+
 # ------------------------------------------------------ check's warnings
 
 # warns NAME POLICY-RULES [TOKEN-EXTRA] EXPECTED-REGEX : check warns.
