@@ -164,6 +164,11 @@ compare(const char *logfmt, json_t *obj)
 			    f[i].len) != 0)
 				__builtin_trap();
 			json_decref(d);
+		} else if (json_is_null(v)) {
+			/* null is bare, the string "null" quoted */
+			if (f[i].quoted || f[i].len != 4 ||
+			    memcmp(f[i].val, "null", 4) != 0)
+				__builtin_trap();
 		} else {
 			__builtin_trap();
 		}
@@ -215,6 +220,9 @@ check_claim(const json_t *obj, const char *field, const json_t *c)
 			return;
 		}
 		check_value(obj, field, json_string_value(c), len);
+	} else if (json_is_null(c)) {
+		if (!json_is_null(v))
+			__builtin_trap();
 	} else if (v != NULL) {
 		__builtin_trap();
 	}

@@ -115,7 +115,8 @@ logfmt_bare(const char *v)
 {
 	const unsigned char *s = (const unsigned char *)v;
 
-	if (*s == '\0' || strlen(v) > PB_AUDIT_MAX_VALUE)
+	if (*s == '\0' || strlen(v) > PB_AUDIT_MAX_VALUE ||
+	    strcmp(v, "null") == 0)
 		return false;
 	for (; *s; s++)
 		if (*s <= ' ' || *s >= 0x7f || *s == '"' || *s == '=' ||
@@ -156,8 +157,10 @@ put_field(struct pb_buf *b, enum pb_audit_format format, const char *key,
 	}
 }
 
-/* A claim as audit text: strings as they are, integers in decimal;
- * null, absent and other types are left out of the event. */
+/* A claim as audit text: strings as they are, integers in decimal, null
+ * as JSON's null (bare in logfmt, where the string "null" is quoted):
+ * a rule reads a null claim otherwise than an absent one. Absent claims
+ * and other types are left out of the event. */
 static void
 put_claim(struct pb_buf *b, enum pb_audit_format format, const char *key,
     const json_t *claims, const char *claim)
@@ -176,6 +179,8 @@ put_claim(struct pb_buf *b, enum pb_audit_format format, const char *key,
 		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(v));
 		put_field(b, format, key, num, true);
+	} else if (json_is_null(v)) {
+		put_field(b, format, key, "null", true);
 	}
 }
 

@@ -114,6 +114,11 @@ int pb_policy_decide(const struct pb_policy *pol, const json_t *claims,
  * deny rule always refuses it. NULL when out of memory. */
 json_t *pb_policy_who_can(const struct pb_policy *pol, const char *role);
 
+/* Every rule as written, in order: [{"rule", "where", "effect", "roles",
+ * "conditions" (as pb_policy_who_can's), "from", "session_lifetime"}].
+ * NULL when out of memory. */
+json_t *pb_policy_describe(const struct pb_policy *pol);
+
 /* Calls fn for each warning about the policy: what a rule does that its
  * author may not mean (rule is its name, where its "file:line:column").
  * Returns how many there were. */

@@ -1,10 +1,11 @@
 /*
- * policy_who.c - "who can become this role?" (pam-buildkite who-can):
- * every allow rule that can grant the role, listed or through a
- * template, with its conditions in plain words, and the deny rules that
- * cut into it. Read from the rules as written, as the decision reads
- * them (policy_decide.c): a deny rule applies whenever its conditions
- * hold or cannot be decided, an allow rule only when they hold.
+ * policy_who.c - the rules as data, for the admin tool: "who can become
+ * this role?" (pam-buildkite who-can): every allow rule that can grant
+ * the role, listed or through a template, with its conditions in plain
+ * words, and the deny rules that cut into it; and every rule as written
+ * (pam-buildkite diff). Read as the decision reads them
+ * (policy_decide.c): a deny rule applies whenever its conditions hold or
+ * cannot be decided, an allow rule only when they hold.
  */
 #include "config.h"
 
@@ -249,4 +250,39 @@ pb_policy_who_can(const struct pb_policy *pol, const char *role)
 		return NULL;
 	}
 	return out;
+}
+
+json_t *
+pb_policy_describe(const struct pb_policy *pol)
+{
+	json_t *rules = json_array(), *r, *roles;
+	char life[32];
+	size_t i, j;
+
+	for (i = 0; rules != NULL && i < pol->n_rules; i++) {
+		const struct pb_rule *ru = &pol->rules[i];
+
+		roles = json_array();
+		for (j = 0; roles != NULL && j < ru->n_roles; j++)
+			if (json_array_append_new(roles,
+			    json_string(ru->roles[j].text)) != 0) {
+				json_decref(roles);
+				roles = NULL;
+			}
+		r = rule_json(ru);
+		if (r == NULL || roles == NULL ||
+		    json_object_set_new(r, "effect", json_string(ru->deny ?
+		    "deny" : "allow")) != 0 ||
+		    json_object_set_new(r, "roles", roles) != 0 ||
+		    json_object_set_new(r, "session_lifetime", json_string(
+		    ru->session_lifetime == PB_LIFETIME_UNSET ? "policy's" :
+		    pb_lifetime_text(ru->session_lifetime, life,
+		    sizeof(life)))) != 0 ||
+		    json_array_append_new(rules, r) != 0) {
+			json_decref(r);
+			json_decref(rules);
+			return NULL;
+		}
+	}
+	return rules;
 }

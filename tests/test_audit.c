@@ -51,7 +51,8 @@ test_logfmt_fields(void)
 
 	ok(s != NULL && strcmp(s, "result=allow reason=ok role=api_migrator "
 	    "service=postgresql rhost=10.0.0.7 org=acme-inc pipeline=api "
-	    "branch=main step=migrate build=42 job=j-1 agent=a-1 source=ui "
+	    "branch=main tag=null step=migrate build=42 job=j-1 agent=a-1 "
+	    "source=ui "
 	    "sub=organization:acme-inc:pipeline:api jti=t-1 kid=k1 "
 	    "rule=\"api migrations from main\"") == 0,
 	    "logfmt allow event has every field in order: %s", s);
@@ -187,8 +188,9 @@ test_json(void)
 	ok(o && json_is_integer(json_object_get(o, "build")) &&
 	    json_integer_value(json_object_get(o, "build")) == 42,
 	    "json build number is a number");
-	ok(o && json_is_null(json_object_get(o, "tag")) == 0 &&
-	    json_object_get(o, "tag") == NULL, "null build_tag is omitted");
+	ok(o && json_is_null(json_object_get(o, "tag")),
+	    "a null build_tag is null, not left out: a rule reads null "
+	    "otherwise than absent");
 	ok(o && strcmp(json_string_value(json_object_get(o, "rule")),
 	    "deny ui") == 0, "json rule");
 	json_decref(o);
@@ -272,6 +274,16 @@ main(void)
 	test_logfmt_fields();
 	test_session_end();
 	test_matchable_claims();
+	{
+		json_t *c = claims_with("build_tag", json_string("null"));
+		char *s = fmt(PB_OK, c, "r", "x", PB_AUDIT_LOGFMT);
+
+		ok(s != NULL && strstr(s, " tag=\"null\" ") != NULL,
+		    "logfmt: a tag named null is quoted, a null claim bare "
+		    "(%s)", s);
+		free(s);
+		json_decref(c);
+	}
 	test_logfmt_escaping();
 	test_hostile_role();
 	test_truncation();

@@ -32,7 +32,7 @@ diag "token length: ${#good} bytes"
 
 pt "$good" api_migrator -I rhost=10.1.2.3
 ok $rc "a valid RS256 token from api/main/migrate logs in as api_migrator"
-audit_has "$LOG" '^authpriv\.notice <85> pam_buildkite\(buildkite:auth\): result=allow reason=ok role=api_migrator service=buildkite rhost=10\.1\.2\.3 org=acme-inc pipeline=api branch=main step=migrate build=42 '
+audit_has "$LOG" '^authpriv\.notice <85> pam_buildkite\(buildkite:auth\): result=allow reason=ok role=api_migrator service=buildkite rhost=10\.1\.2\.3 org=acme-inc pipeline=api branch=main tag=null step=migrate build=42 '
 ok $? "allow is audited at authpriv.notice with role, rhost and claims"
 audit_has "$LOG" 'rule="api migrations from main" pid=[0-9]+$'
 ok $? "the audit line names the rule that allowed"

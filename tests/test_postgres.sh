@@ -36,7 +36,7 @@ good=$(mint --key "$TMP/rsa.pem" --kid rsa-1)
 login api_migrator "$good"
 ok "$([ $rc -eq 0 ] && [ "$out" = api_migrator ]; echo $?)" \
 	"psql with a valid token gets a session as api_migrator ($out)"
-audit_has "$LOG" '^authpriv\.notice <85> pam_buildkite\(pbtest:auth\): result=allow reason=ok role=api_migrator service=pbtest rhost=127\.0\.0\.1 org=acme-inc pipeline=api branch=main step=migrate .*rule="api migrations from main"'
+audit_has "$LOG" '^authpriv\.notice <85> pam_buildkite\(pbtest:auth\): result=allow reason=ok role=api_migrator service=pbtest rhost=127\.0\.0\.1 org=acme-inc pipeline=api branch=main tag=null step=migrate .*rule="api migrations from main"'
 ok $? "... and the allow is audited with rhost, claims and rule"
 [ "$(grep -c 'pam_buildkite(' "$LOG")" -eq 1 ]
 ok $? "... in exactly one audit line"
