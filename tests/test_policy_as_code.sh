@@ -286,6 +286,112 @@ for f in "$top_srcdir"/examples/*.tests.yaml; do
 		"who-can on examples/${p##*/} agrees with explain: $got"
 done
 
+# ------------------------------------------------------------------ diff
+
+cat >"$TMP/old.yaml" <<'EOF'
+version: 1
+token:
+  audience: postgres://db.test
+  organization: acme-inc
+  max_lifetime: 1d
+jwks:
+  file: JWKS
+rules:
+  - name: api migrations from main
+    pipeline: api
+    branch: main
+    step: migrate
+    roles: [api_migrator]
+  - name: tests read
+    pipeline: "*"
+    step: test
+    roles: [ci_reader]
+EOF
+sed "s|JWKS|$TMP/jwks.json|" "$TMP/old.yaml" >"$TMP/old.tmp" && mv "$TMP/old.tmp" "$TMP/old.yaml"
+sed -e 's|    branch: main$|    branch: "main release/*"|' "$TMP/old.yaml" >"$TMP/new.yaml"
+cat >>"$TMP/new.yaml" <<'EOF'
+  - name: no legacy reads
+    effect: deny
+    pipeline: legacy
+    roles: [ci_reader]
+  - name: ops from the prod cluster
+    pipeline: "*"
+    step: ops
+    claims:
+      cluster_name: prod
+    roles: [ops]
+EOF
+run diff "$TMP/old.yaml" "$TMP/old.yaml"
+ok "$([ $rc -eq 0 ] && [ "$out" = "no change to who can become which role" ]; echo $?)" \
+	"diff: a policy against itself: no change, exit 0"
+run diff "$TMP/old.yaml" "$TMP/new.yaml"
+ok "$([ $rc -eq 1 ] &&
+	echo "$out" | grep -q '^changed rule "api migrations from main": conditions: pipeline: api; branch: main; step: migrate -> pipeline: api; branch: main release/\*; step: migrate$' &&
+	echo "$out" | grep -q '^added deny rule "no legacy reads" (.*new.yaml:[0-9]*:[0-9]*): roles \["ci_reader"\]; pipeline: legacy$' &&
+	echo "$out" | grep -q '^role api_migrator: reachable by more jobs$' &&
+	echo "$out" | grep -q '^role ci_reader: reachable by fewer jobs$' &&
+	echo "$out" | grep -q '^role ops: became reachable$'; echo $?)" \
+	"diff: rules added and changed, and each role reachable by more or fewer jobs, exit 1"
+sed 's/name: tests read$/name: tests may read/' "$TMP/old.yaml" >"$TMP/renamed.yaml"
+run diff "$TMP/old.yaml" "$TMP/renamed.yaml"
+ok "$([ $rc -eq 1 ] && echo "$out" | grep -q '^removed allow rule "tests read"' &&
+	echo "$out" | grep -q '^added allow rule "tests may read"' &&
+	! echo "$out" | grep -q '^role '; echo $?)" \
+	"diff: a renamed rule is a rule removed and added, and no role's reach changes"
+
+# --audit: attempts recorded by the module itself (pamtester), in both
+# formats, decided again.
+if [ -f "$MODULE" ] && [ -x "$MINT" ] && [ -n "$PAMTESTER" ] &&
+	[ -x "$PAMTESTER" ] && [ -n "$PAM_WRAPPER_LIB" ] && [ -f "$PAM_WRAPPER_LIB" ]; then
+	make_keys || { echo "Bail out! cannot make keys"; exit 1; }
+	mkdir -p "$TMP/pam.d"
+	LOG="$TMP/syslog"
+	SERVICE=recorded
+	record() { # record FORMAT-POLICY OUT : the attempts, their lines in OUT
+		printf 'auth required %s config=%s\naccount required %s config=%s\n' \
+			"$MODULE" "$1" "$MODULE" "$1" >"$TMP/pam.d/recorded"
+		out_file=$2
+		: >"$out_file"
+		attempt api_migrator --set 'build_branch="release/1"'
+		attempt ci_reader --set 'pipeline_slug="legacy"' --set 'step_key="test"'
+		attempt api_migrator
+		attempt ci_reader --set 'step_key="test"'
+		attempt ci_reader --expired --set 'step_key="test"'
+	}
+	attempt() { # attempt ROLE MINT-OPTIONS... : one login, its line kept
+		role=$1
+		shift
+		pt "$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set 'build_source="webhook"' "$@")" "$role"
+		cat "$LOG" >>"$out_file"
+	}
+	record "$TMP/old.yaml" "$TMP/audit.log"
+	{ cat "$TMP/old.yaml"; printf 'audit:\n  format: json\n'; } >"$TMP/old-json.yaml"
+	record "$TMP/old-json.yaml" "$TMP/audit.json"
+	# A line from before every claim was written: no build_commit.
+	grep 'reason=ok role=ci_reader ' "$TMP/audit.log" | head -1 |
+		sed 's/ build_commit=[^ ]*//' >"$TMP/older.log"
+	for f in audit.log audit.json; do
+		run diff "$TMP/old.yaml" "$TMP/new.yaml" --audit "$TMP/$f"
+		ok "$([ $rc -eq 1 ] &&
+			echo "$out" | grep -q "^$TMP/$f:[0-9]*: job [0-9a-f-]*, pipeline api, branch release/1, step migrate, role api_migrator: deny (no_rule) -> allow (ok, rule \"api migrations from main\")$" &&
+			echo "$out" | grep -q "^$TMP/$f:[0-9]*: job [0-9a-f-]*, pipeline legacy, branch main, step test, role ci_reader: allow (ok, rule \"tests read\") -> deny (denied, rule \"no legacy reads\")$" &&
+			echo "$out" | grep -q '^audit: 4 attempts decided again, 2 would flip; 0 undecidable, 1 not decided by the policy, 0 lines unreadable$'; echo $?)" \
+			"diff --audit, $f: decisions that flip both ways, with the job, role and both verdicts"
+	done
+	run diff "$TMP/old.yaml" "$TMP/new.yaml" --audit "$TMP/older.log"
+	ok "$([ $rc -eq 1 ] && echo "$out" | grep -q ', role ci_reader: undecidable: a rule reads cluster_name, which the line is older than the one that writes every claim$' &&
+		echo "$out" | grep -q '^audit: 0 attempts decided again, 0 would flip; 1 undecidable'; echo $?)" \
+		"diff --audit: a line that cannot tell a claim a rule reads is undecidable, never guessed"
+	run diff "$TMP/old.yaml" "$TMP/renamed.yaml" --audit "$TMP/audit.log" "$TMP/audit.json"
+	ok "$([ $rc -eq 1 ] && echo "$out" | grep -q '^audit: 8 attempts decided again, 0 would flip;'; echo $?)" \
+		"diff --audit: a rename flips no recorded decision"
+else
+	skip "module, mint-token, pamtester or pam_wrapper missing" "diff --audit, audit.log"
+	skip "module, mint-token, pamtester or pam_wrapper missing" "diff --audit, audit.json"
+	skip "module, mint-token, pamtester or pam_wrapper missing" "diff --audit: undecidable"
+	skip "module, mint-token, pamtester or pam_wrapper missing" "diff --audit: a rename"
+fi
+
 # ------------------------------------------------------ check's warnings
 
 # warns NAME POLICY-RULES [TOKEN-EXTRA] EXPECTED-REGEX : check warns.

@@ -16,7 +16,8 @@
  *   dry-run  a stand-in issuer's key and tokens, for dry runs only
  *            (cmd_dry_run.c);
  *   test     a policy's test cases (cmd_test.c);
- *   who-can  every way to a role (cmd_who_can.c).
+ *   who-can  every way to a role (cmd_who_can.c);
+ *   diff     what a change to the policy does (cmd_diff.c).
  *
  * What the commands share, the usage too, is in tool_common.c. The token is a
  * credential: it is never printed, and the buffer holding it is wiped
@@ -43,6 +44,7 @@ static const struct command {
 	{ "dry-run", cmd_dry_run },
 	{ "test", cmd_test },
 	{ "who-can", cmd_who_can },
+	{ "diff", cmd_diff },
 };
 
 int

@@ -34,6 +34,7 @@ int cmd_jwks(int argc, char **argv);
 int cmd_dry_run(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_who_can(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 /* The usage of every command, to f. */
 void usage(FILE *f);
