@@ -392,6 +392,61 @@ else
 	skip "module, mint-token, pamtester or pam_wrapper missing" "diff --audit: a rename"
 fi
 
+# ------------------------------------------- examples/policy-ci.yml steps
+
+# The example pipeline's commands, run as an agent would run them (its
+# $$ is Buildkite's escape for $), in a repository holding the small
+# team's policy and cases, after a change that adds a rule; the agent
+# is a stand-in that records what it is asked to annotate.
+if command -v git >/dev/null; then
+	R="$TMP/repo"
+	mkdir -p "$R" "$TMP/bin"
+	cp "$top_srcdir/examples/policy-small-team.yaml" "$R/policy.yaml"
+	cp "$top_srcdir/examples/policy-small-team.tests.yaml" "$R/policy.tests.yaml"
+	(cd "$R" && git init -q && git add . &&
+		git -c user.name=t -c user.email=t@t commit -q -m policy &&
+		git update-ref refs/remotes/origin/main HEAD) ||
+		{ echo "Bail out! cannot make the policy repository"; exit 1; }
+	cat >>"$R/policy.yaml" <<'EOF'
+
+  - name: reports from schedules
+    pipeline: reports
+    branch: main
+    source: schedule
+    roles: [reports_reader]
+EOF
+	cat >"$TMP/bin/buildkite-agent" <<EOF
+#!/bin/sh
+case "\$1" in
+annotate) cat >"$TMP/annotation" ;;
+*) exit 1 ;;
+esac
+EOF
+	chmod +x "$TMP/bin/buildkite-agent"
+	ln -sf "$(cd "$(dirname "$TOOL")" && pwd)/$(basename "$TOOL")" "$TMP/bin/pam-buildkite"
+	"$PY" -c 'import sys, yaml
+for s in yaml.safe_load(open(sys.argv[1]))["steps"]:
+    open(sys.argv[2] + "/" + s["key"], "w").write(s["command"].replace("$$", "$"))' \
+		"$top_srcdir/examples/policy-ci.yml" "$TMP" ||
+		{ echo "Bail out! examples/policy-ci.yml does not parse"; exit 1; }
+	for k in policy-check policy-test policy-diff; do
+		out=$(cd "$R" && PATH="$TMP/bin:$PATH" sh -e "$TMP/$k" 2>&1)
+		rc=$?
+		got="exit $rc: $out"
+		ok $rc "examples/policy-ci.yml step $k runs on a careful policy change"
+	done
+	[ -s "$R/junit.xml" ] && "$PY" "$TMP/junit.py" "$R/junit.xml" | head -1 | grep -q '^testsuites 9 0 9$'
+	ok $? "... the test step leaves a JUnit report of the 9 cases"
+	got=$(cat "$TMP/annotation" 2>&1)
+	echo "$got" | grep -q '^added allow rule "reports from schedules"' &&
+		echo "$got" | grep -q '^role reports_reader: became reachable$'
+	ok $? "... the diff step annotates the build with what the change does"
+else
+	for k in policy-check policy-test policy-diff junit annotation; do
+		skip "git not installed" "examples/policy-ci.yml $k"
+	done
+fi
+
 # ------------------------------------------------------ check's warnings
 
 # warns NAME POLICY-RULES [TOKEN-EXTRA] EXPECTED-REGEX : check warns.
