@@ -2,7 +2,7 @@
 # run.sh - build the fuzz targets with libFuzzer and run each for a while.
 #
 # usage: fuzz/run.sh [target ...]     targets: token jwks policy audit snapshot
-#                                     jwt_diff (default: all six)
+#                                     jwt_diff audit_line (default: all seven)
 # environment: FUZZ_SECONDS   seconds per target (default 60)
 #              CC             a clang with libFuzzer (default clang)
 #              FUZZ_PARALLEL  targets fuzzed at the same time (default 1;
@@ -31,7 +31,7 @@ top=$(dirname "$here")
 : "${FUZZ_JOBS:=1}"
 : "${FUZZ_PARALLEL:=1}"
 
-all="token jwks policy audit snapshot jwt_diff"
+all="token jwks policy audit snapshot jwt_diff audit_line"
 targets=${*:-$all}
 for t in $targets; do
 	case " $all " in
@@ -83,6 +83,9 @@ fuzz_one() {
 		case $f in */pam_buildkite/pam_buildkite.c) ;; *) set -- "$@" "$f" ;; esac
 	done
 	extra_libs=""
+	if [ "$t" = audit_line ]; then
+		set -- "$@" "$top/tool/audit_line.c"
+	fi
 	if [ "$t" = jwt_diff ]; then
 		set -- "$@" "$here/jwt_diff.c" "$here/jwt_diff_mint.c" \
 		    "$top/tool/tokmint.c" "$top/tool/tokmint_sign.c"

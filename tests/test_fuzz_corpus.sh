@@ -5,7 +5,7 @@
 # end (no crash, trap or sanitizer report) and take every file.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-targets="token jwks policy audit snapshot"
+targets="token jwks policy audit snapshot audit_line"
 for t in $targets; do
 	[ -x "$top_builddir/fuzz/fuzz_$t" ] || skip_all "fuzz/fuzz_$t not built"
 done

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,18 +85,21 @@ audit_line_parse(const char *line, json_t **fields)
 	return 1;
 }
 
-/* A field's value as a claim: numbers stay numbers for build_number,
- * whatever the format wrote. */
+/* A field's value as a claim: build_number, an integer in every token,
+ * is one again when logfmt wrote it bare (only the text an integer
+ * prints as: anything else stays the string it was). */
 static json_t *
 claim_value(const char *claim, json_t *v)
 {
 	const char *s = json_string_value(v);
-	char *end;
+	char *end, num[32];
 	long long n;
 
 	if (strcmp(claim, "build_number") == 0 && s != NULL && *s != '\0') {
+		errno = 0;
 		n = strtoll(s, &end, 10);
-		if (*end == '\0')
+		snprintf(num, sizeof(num), "%lld", n);
+		if (*end == '\0' && errno == 0 && strcmp(num, s) == 0)
 			return json_integer(n);
 	}
 	return json_incref(v);
