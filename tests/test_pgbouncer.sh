@@ -133,11 +133,19 @@ bl() {
 }
 
 # tok N [mint options] : a token with its own jti (tokens minted in one
-# second would share the default one).
+# second would share the default one) and the organization_id the
+# example policy pins; rtok N ...: the same from a test step, which the
+# policy lets read.
 tok() {
 	n=$1
 	shift
-	mint --key "$TMP/rsa.pem" --kid rsa-1 --set "jti=\"pgb-$$-$n\"" "$@"
+	mint --key "$TMP/rsa.pem" --kid rsa-1 --set "jti=\"pgb-$$-$n\"" \
+		--set 'organization_id="0190b2c4-0000-7000-8000-00000000ac3e"' "$@"
+}
+rtok() {
+	n=$1
+	shift
+	tok "$n" --set 'step_key="test"' "$@"
 }
 
 # ------------------------------------------------------------- logins
@@ -169,14 +177,14 @@ ok "$([ $rc -ne 0 ]; echo $?)" "a valid token for a role the policy does not gra
 audit_has "$LOG" 'result=deny reason=no_rule role=app_owner service=pgbouncer '
 ok $? "... audited as reason=no_rule"
 
-ci=$(tok 3 --set 'branch="feature/x"')
+ci=$(rtok 3 --set 'build_branch="feature/x"')
 bl ci_reader "$ci"
 ok "$([ $rc -eq 0 ] && [ "$out" = "ci_reader socket" ]; echo $?)" \
 	"another role of the policy gets its own server role (ci_reader)"
 
 # --- 32 clients at once, each with its own token
 for i in $(seq 32); do
-	tok "p$i" >"$TMP/par.$i.tok"
+	rtok "p$i" >"$TMP/par.$i.tok"
 done
 : >"$LOG"
 pids=""
@@ -255,10 +263,13 @@ ok "$([ $rc -eq 0 ]; echo $?)" "... while a valid token still logs in from the 1
 echo ok >"$TMP/issuer/mode"
 
 # --- the check of the example policy for a pooler
-out=$("$TOOL" check -c "$POLICY" --user nobody --pooler 2>&1)
+out=$("$TOOL" check -c "$POLICY" --user nobody --pooler --strict 2>&1)
 rc=$?
 ok "$([ $rc -eq 0 ] && ! echo "$out" | grep -q 'warning: --pooler'; echo $?)" \
-	"pam-buildkite check --pooler finds nothing to warn about in the example policy"
+	"pam-buildkite check --pooler --strict finds nothing to warn about in the example policy"
+out=$("$TOOL" test -c "$POLICY" "$EX/policy.tests.yaml" 2>&1)
+ok "$([ $? -eq 0 ] && echo "$out" | tail -1 | grep -q '^[1-9][0-9]* passed, 0 failed$'; echo $?)" \
+	"... and its cases file passes: $(echo "$out" | tail -1)"
 
 grep -q 'pam_authenticate() failed: Authentication failure' "$B/pgbouncer.log"
 ok $? "PgBouncer's log shows pam_authenticate() failed for refused tokens"

@@ -29,6 +29,12 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 
 N=${BENCH_CLIENTS:-20}
+# bmint ARGS... : a token of a test step (ci_reader, for the example
+# policy) of the organization_id it pins.
+bmint() {
+	mint "$@" --set 'organization_id="0190b2c4-0000-7000-8000-00000000ac3e"' \
+		--set 'step_key="test"'
+}
 TIMEOUT=${BENCH_TIMEOUT:-3s}
 EX="$top_srcdir/examples/pgbouncer"
 PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
@@ -129,7 +135,7 @@ run() {
 	pids="$pids $!"
 	sleep 0.2
 	for i in $(seq "$N"); do
-		t=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set "jti=\"$1-$i\"")
+		t=$(bmint --key "$TMP/rsa.pem" --kid rsa-1 --set "jti=\"$1-$i\"")
 		(s=$(date +%s.%N)
 		PGPASSWORD=$t psql -X -w -At "host=127.0.0.1 port=$BPORT user=ci_reader dbname=app sslmode=require" \
 			-c 'select 1' >/dev/null 2>&1
@@ -148,12 +154,12 @@ run() {
 		    t[NR], bad + 0 }'
 }
 
-first=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set 'jti="first-a"')
+first=$(bmint --key "$TMP/rsa.pem" --kid rsa-1 --set 'jti="first-a"')
 run a "$first" || exit 1
-first=$(mint --key "$TMP/rsa.pem" --kid rsa-1 --set 'jti="first-b"')
+first=$(bmint --key "$TMP/rsa.pem" --kid rsa-1 --set 'jti="first-b"')
 run b "$first" || exit 1
-first=$(mint --key "$TMP/evil.pem" --kid unknown-kid --set 'jti="first-c"')
+first=$(bmint --key "$TMP/evil.pem" --kid unknown-kid --set 'jti="first-c"')
 run c "$first" || exit 1
-first=$(mint --key "$TMP/evil.pem" --kid unknown-kid --set 'jti="first-d"')
+first=$(bmint --key "$TMP/evil.pem" --kid unknown-kid --set 'jti="first-d"')
 run d "$first" || exit 1
 echo "issuer requests (all hung): $(requests "$TMP/issuer")"
