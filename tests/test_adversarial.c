@@ -1861,6 +1861,13 @@ run_case(size_t i, const struct acase *c)
 				    claim_fields[k].field);
 			continue;
 		}
+		if (json_is_null(w)) {
+			/* null is logged as null, not left out */
+			if (!present || (v != NULL && strcmp(v, "null") != 0))
+				snprintf(why, sizeof(why), "%s (null) not "
+				    "logged as null", claim_fields[k].field);
+			continue;
+		}
 		if (json_is_integer(w)) {
 			snprintf(wn, sizeof(wn), "%" JSON_INTEGER_FORMAT,
 			    json_integer_value(w));
