@@ -29,11 +29,12 @@ DEMO_RUN="postgresql-15 postgresql-client-15 openssl"
 # runtimes (fuzz/run.sh); clang only recommends it, and recommends are
 # not installed here. libjwt-dev: the tests' second opinion on tokens
 # (test_jwt_diff, fuzz_jwt_diff), never used by the module. pgbouncer:
-# the PgBouncer test. build-essential
+# the PgBouncer test; bats: the Buildkite plugin's tests. build-essential
 # and debhelper: the package build of tests/run.sh (dpkg-buildpackage
 # checks for build-essential).
 TEST="build-essential pamtester libpam-wrapper binutils ca-certificates python3-jsonschema
-python3-yaml clang libclang-rt-dev debhelper valgrind libjwt-dev pgbouncer"
+python3-yaml clang libclang-rt-dev debhelper valgrind libjwt-dev pgbouncer
+bats"
 
 case "${1:-test}" in
 build) PACKAGES="$CORE $EXTENSION" ;;
