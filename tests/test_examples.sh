@@ -513,6 +513,12 @@ mig = [s for s in steps if s.get("key") == "migrate"]
 check(len(mig) == 1 and (mig[0].get("if") == 'build.branch == "main"'
                          or mig[0].get("branches") == "main"),
       "a migrate step runs on main only")
+def login_plugin(s):
+    for p in s.get("plugins", []) or []:
+        for name, o in p.items():
+            if "postgres-login" in name:
+                return o
+    return None
 for s in steps:
     cmd = s["command"]
     k = s["key"]
@@ -520,6 +526,16 @@ for s in steps:
     check("$" not in cmd.replace("$$", ""), "%s: every $ is escaped as $$" % k)
     run = cmd.replace("$$", "$")
     reqs = re.findall(r"buildkite-agent oidc request-token([^)\n]*)", run)
+    o = login_plugin(s)
+    if o is not None:
+        check(not reqs, "%s: the plugin requests the token, the command does not" % k)
+        check(o.get("audience") in auds,
+              "%s: the plugin's audience %s is the policy's token.audience" % (k, o.get("audience")))
+        check("organization_id" in (o.get("claims") or []), "%s: the plugin adds organization_id" % k)
+        check(bool(o.get("user")), "%s: the plugin names the role" % k)
+        check(o.get("sslmode", "verify-full") == "verify-full", "%s: verify-full" % k)
+        check("ON_ERROR_STOP=1" not in run or "psql" in run, "%s: psql" % k)
+        continue
     check(len(reqs) == 1, "%s: requests one token" % k)
     for r in reqs:
         a = shlex.split(r)
@@ -557,14 +573,16 @@ if [ "$have_pam" = 1 ] && [ "$have_tool" = 1 ]; then
 	mkdir -p "$TMP/bin"
 	cat >"$TMP/bin/buildkite-agent" <<SH
 #!/bin/sh
+[ "\$1 \$2" = "redactor add" ] && { cat >/dev/null; exit 0; }
 [ "\$1 \$2" = "oidc request-token" ] || { echo "unexpected: \$*" >&2; exit 2; }
 shift 2
+[ "\$1" = --help ] && exit 0
 aud= life=300 claims=
 while [ \$# -gt 0 ]; do
 	case \$1 in
 	--audience) aud=\$2; shift 2 ;;
 	--lifetime) life=\$2; shift 2 ;;
-	--claim) claims="\$claims \$2"; shift 2 ;;
+	--claim) claims="\$claims \$(echo "\$2" | tr , ' ')"; shift 2 ;;
 	*) echo "unknown option \$1" >&2; exit 2 ;;
 	esac
 done
@@ -576,18 +594,38 @@ exec "$MINT" sign --key "$TMP/rsa.pem" --kid rsa-1 --aud "\$aud" \
 	--lifetime "\$life" --set pipeline_slug='"api"' --set build_branch='"main"' \
 	--set build_source='"webhook"' --set step_key="\"\$BUILDKITE_STEP_KEY\"" "\$@"
 SH
+	# psql: the password libpq would send (PGPASSWORD, else the pass
+	# file's last field) judged by the admin tool as the server would.
 	cat >"$TMP/bin/psql" <<SH
 #!/bin/sh
-printf '%s' "\$PGPASSWORD" | "$TOOL" explain -c "$POL" --role "\$PGUSER" >"$TMP/explain.out" 2>&1
+pw=\${PGPASSWORD:-\$(sed 's/.*://' "\$PGPASSFILE")}
+printf '%s' "\$pw" | "$TOOL" explain -c "$POL" --role "\$PGUSER" >"$TMP/explain.out" 2>&1
 SH
 	printf '#!/bin/sh\nexit 0\n' >"$TMP/bin/make"
 	chmod 755 "$TMP/bin/buildkite-agent" "$TMP/bin/psql" "$TMP/bin/make"
+	# A step's job: with the postgres-login plugin, its hooks around the
+	# command (the plugin of this tree), as the agent runs them.
 	"$PY" -c '
-import sys, yaml
+import shlex, sys, yaml
+plugin = sys.argv[3]
 for s in yaml.safe_load(open(sys.argv[1]))["steps"]:
-    if isinstance(s, dict):
-        open(sys.argv[2] + "/step." + s["key"], "w").write(s["command"].replace("$$", "$"))
-' "$PIPE" "$TMP"
+    if not isinstance(s, dict):
+        continue
+    pre, post = "", ""
+    for p in s.get("plugins", []) or []:
+        for name, o in p.items():
+            if "postgres-login" in name:
+                for k, v in o.items():
+                    name = "BUILDKITE_PLUGIN_POSTGRES_LOGIN_" + k.upper().replace("-", "_")
+                    if isinstance(v, list):
+                        for i, x in enumerate(v):
+                            pre += "export %s_%d=%s\n" % (name, i, shlex.quote(str(x)))
+                    else:
+                        pre += "export %s=%s\n" % (name, shlex.quote(str(v)))
+                pre += ". %s/hooks/environment\n" % plugin
+                post = "%s/hooks/pre-exit\n" % plugin
+    open(sys.argv[2] + "/step." + s["key"], "w").write(pre + s["command"].replace("$$", "$") + "\n" + post)
+' "$PIPE" "$TMP" "$top_srcdir/postgres-login-buildkite-plugin"
 	for f in "$TMP"/step.*; do
 		k=${f##*/step.}
 		: >"$TMP/syslog"
@@ -595,7 +633,7 @@ for s in yaml.safe_load(open(sys.argv[1]))["steps"]:
 			LD_PRELOAD="$(san_preload) $PAM_WRAPPER_LIB $SHIM" \
 			PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
 			PAM_WRAPPER_USE_SYSLOG=1 PB_SYSLOG_CAPTURE="$TMP/syslog" \
-			sh -e "$f" 2>&1)
+			bash -e "$f" 2>&1)
 		rc=$?
 		ok $rc "pipeline.yml step $k runs and its login is allowed by the example policy"
 		[ $rc -ne 0 ] && { echo "$out"; cat "$TMP/explain.out" 2>/dev/null; } | sed 's/^/# /'
