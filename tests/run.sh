@@ -38,6 +38,10 @@ for variant in plain sanitizers; do
 		grep -q -E '^(not ok|Bail out!)' "$log" &&
 			{ echo "--- $log"; grep -E '^(not ok|Bail out!|#)' "$log"; }
 	done
+	# A Buildkite job with the plugin, end to end: its hooks' output,
+	# its psql login and the audit line that names it.
+	e2e="$dir/tests/test_plugin_e2e.sh.log"
+	[ -f "$e2e" ] && { echo "--- a job with the postgres-login plugin"; grep -E '^# (job|audit):' "$e2e"; }
 done
 
 # libFuzzer under ASan and UBSan, after the builds so that it does not
