@@ -332,6 +332,12 @@ ok "$([ $rc -eq 1 ] &&
 	echo "$out" | grep -q '^role ci_reader: reachable by fewer jobs$' &&
 	echo "$out" | grep -q '^role ops: became reachable$'; echo $?)" \
 	"diff: rules added and changed, and each role reachable by more or fewer jobs, exit 1"
+sed -e 's|audience: postgres://db.test|audience: [postgres://db.test, postgres://db2.test]|' \
+	-e 's|max_lifetime: 1d|max_lifetime: 1h|' "$TMP/old.yaml" >"$TMP/settings.yaml"
+run diff "$TMP/old.yaml" "$TMP/settings.yaml"
+ok "$([ $rc -eq 1 ] && [ "$out" = "changed setting token.audience: postgres://db.test -> postgres://db.test, postgres://db2.test
+changed setting token.max_lifetime (s): 86400 -> 3600" ]; echo $?)" \
+	"diff: changed settings (another audience, a shorter max_lifetime) are said, exit 1"
 sed 's/name: tests read$/name: tests may read/' "$TMP/old.yaml" >"$TMP/renamed.yaml"
 run diff "$TMP/old.yaml" "$TMP/renamed.yaml"
 ok "$([ $rc -eq 1 ] && echo "$out" | grep -q '^removed allow rule "tests read"' &&
@@ -435,7 +441,7 @@ for s in yaml.safe_load(open(sys.argv[1]))["steps"]:
 		got="exit $rc: $out"
 		ok $rc "examples/policy-ci.yml step $k runs on a careful policy change"
 	done
-	[ -s "$R/junit.xml" ] && "$PY" "$TMP/junit.py" "$R/junit.xml" | head -1 | grep -q '^testsuites 9 0 9$'
+	[ -s "$R/junit.xml" ] && "$PY" "$TMP/junit.py" "$R/junit.xml" | sed -n 1p | grep -q '^testsuites 9 0 9$'
 	ok $? "... the test step leaves a JUnit report of the 9 cases"
 	got=$(cat "$TMP/annotation" 2>&1)
 	echo "$got" | grep -q '^added allow rule "reports from schedules"' &&

@@ -1,7 +1,7 @@
 /*
  * cmd_diff.c - "pam-buildkite diff OLD NEW [--audit FILE...]": what a
- * change to the policy does, before it is merged. The rules added,
- * removed or changed (by name); for each role either policy names,
+ * change to the policy does, before it is merged. The settings changed
+ * (diff_settings.c); the rules added, removed or changed (by name); for each role either policy names,
  * whether it became reachable by more or fewer jobs (its ways in and the
  * deny rules cutting into them compared by what they say, not by their
  * names: a renamed rule changes no one's access); and with --audit, the
@@ -332,7 +332,8 @@ cmd_diff(int argc, char **argv)
 		json_decref(needed);
 		goto done;
 	}
-	changed = diff_rules(ro, rn);
+	changed = diff_settings(pb_policy_config(old), pb_policy_config(new));
+	changed |= diff_rules(ro, rn);
 	collect(ro, roles, needed);
 	collect(rn, roles, needed);
 	json_object_foreach(roles, role, v)

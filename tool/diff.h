@@ -11,6 +11,10 @@
 
 #include "policy.h"
 
+/* Prints each setting (token:, jwks:, session:) that differs; true when
+ * one does. */
+bool diff_settings(const struct pb_config *a, const struct pb_config *b);
+
 /* Decides the attempts of the audit lines in files[0..n) again under
  * old and new, printing each that would flip and a summary line; needed
  * is an object whose keys are the claims the rules read. Sets *changed
