@@ -16,7 +16,6 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "b64url.h"
 #include "tokmint.h"
@@ -203,53 +202,15 @@ claim_given(const struct claim_opts *co, const char *name)
 	return 0;
 }
 
-/* claims[name] when a string, else "" (sub is only ever logged). */
-static const char *
-str_claim(const json_t *claims, const char *name)
-{
-	const char *s = json_string_value(json_object_get(claims, name));
-
-	return s != NULL ? s : "";
-}
-
-/* Buildkite's sub, from the claims it summarises, so that a test token's
- * sub never contradicts its pipeline, branch, tag or step. */
-static int
-derive_sub(json_t *claims)
-{
-	const json_t *tag = json_object_get(claims, "build_tag");
-	char *sub;
-	int rc;
-
-	if (asprintf(&sub, "organization:%s:pipeline:%s:ref:refs/%s/%s:"
-	    "commit:%s:step:%s", str_claim(claims, "organization_slug"),
-	    str_claim(claims, "pipeline_slug"),
-	    json_is_string(tag) ? "tags" : "heads",
-	    json_is_string(tag) ? json_string_value(tag) :
-	    str_claim(claims, "build_branch"), str_claim(claims,
-	    "build_commit"), str_claim(claims, "step_key")) < 0)
-		return -1;
-	rc = json_object_set_new(claims, "sub", json_string(sub));
-	free(sub);
-	return rc;
-}
-
 /* A random (version 4) UUID as jti: every token minted is a new one, as
  * Buildkite's are, so single-use stores see distinct tokens. */
 static int
 fresh_jti(json_t *claims)
 {
-	unsigned char b[16];
 	char jti[37];
 
-	if (RAND_bytes(b, sizeof(b)) != 1)
+	if (tm_uuid(jti) != 0)
 		return -1;
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(jti, sizeof(jti), "%02x%02x%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-	    b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-	    b[14], b[15]);
 	return json_object_set_new(claims, "jti", json_string(jti));
 }
 
@@ -276,7 +237,7 @@ build_claims(const struct claim_opts *co)
 		err("cannot make a random jti");
 		goto fail;
 	}
-	if (!claim_given(co, "sub") && derive_sub(claims) != 0) {
+	if (!claim_given(co, "sub") && tm_derive_sub(claims) != 0) {
 		err("out of memory");
 		goto fail;
 	}

@@ -288,14 +288,14 @@ done
 
 # ------------------------------------------------------------------ diff
 
-cat >"$TMP/old.yaml" <<'EOF'
+cat >"$TMP/old.yaml" <<EOF
 version: 1
 token:
   audience: postgres://db.test
   organization: acme-inc
   max_lifetime: 1d
 jwks:
-  file: JWKS
+  file: $TMP/jwks.json
 rules:
   - name: api migrations from main
     pipeline: api
@@ -307,7 +307,6 @@ rules:
     step: test
     roles: [ci_reader]
 EOF
-sed "s|JWKS|$TMP/jwks.json|" "$TMP/old.yaml" >"$TMP/old.tmp" && mv "$TMP/old.tmp" "$TMP/old.yaml"
 sed -e 's|    branch: main$|    branch: "main release/*"|' "$TMP/old.yaml" >"$TMP/new.yaml"
 cat >>"$TMP/new.yaml" <<'EOF'
   - name: no legacy reads

@@ -123,19 +123,15 @@ static json_t *
 job_claims(const struct job *j, long long now)
 {
 	static const char commit[] = "0000000000000000000000000000000000000000";
-	char jti[37], job_id[37], agent_id[37], *sub;
+	char jti[37], job_id[37], agent_id[37];
 	json_t *claims;
 
 	if (tm_uuid(jti) != 0 || tm_uuid(job_id) != 0 ||
 	    tm_uuid(agent_id) != 0)
 		return NULL;
-	if (asprintf(&sub, "organization:%s:pipeline:%s:ref:refs/%s/%s:"
-	    "commit:%s:step:%s", j->org, j->pipeline, j->tag ? "tags" : "heads",
-	    j->tag ? j->tag : j->branch, commit, j->step ? j->step : "") < 0)
-		return NULL;
 	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s,"
 	    " s:I, s:s, s:o, s:s, s:o, s:s, s:s, s:s, s:s}",
-	    "iss", DRY_RUN_ISSUER, "sub", sub, "aud", j->aud,
+	    "iss", DRY_RUN_ISSUER, "sub", "", "aud", j->aud,
 	    "iat", (json_int_t)now, "nbf", (json_int_t)now,
 	    "exp", (json_int_t)(now + j->lifetime), "jti", jti,
 	    "organization_slug", j->org, "pipeline_slug", j->pipeline,
@@ -145,7 +141,12 @@ job_claims(const struct job *j, long long now)
 	    "step_key", j->step ? json_string(j->step) : json_null(),
 	    "job_id", job_id, "agent_id", agent_id,
 	    "build_source", j->source, "runner_environment", "self-hosted");
-	free(sub);
+	/* sub comes second, as in Buildkite's tokens; its value from the
+	 * rest */
+	if (claims != NULL && tm_derive_sub(claims) != 0) {
+		json_decref(claims);
+		return NULL;
+	}
 	return claims;
 }
 

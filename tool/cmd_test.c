@@ -122,37 +122,6 @@ runner_keys(struct runner *rn)
 	return rc;
 }
 
-static const char *
-text_of(const json_t *claims, const char *name)
-{
-	const char *s = json_string_value(json_object_get(claims, name));
-
-	return s != NULL ? s : "";
-}
-
-/* Buildkite's sub, made from the claims it summarises, unless the case
- * gave one. */
-static int
-derive_sub(json_t *claims)
-{
-	const char *tag = json_string_value(json_object_get(claims,
-	    "build_tag"));
-	char *sub;
-	int rc;
-
-	if (json_object_get(claims, "sub") != NULL)
-		return 0;
-	if (asprintf(&sub, "organization:%s:pipeline:%s:ref:refs/%s/%s:"
-	    "commit:%s:step:%s", text_of(claims, "organization_slug"),
-	    text_of(claims, "pipeline_slug"), tag != NULL ? "tags" : "heads",
-	    tag != NULL ? tag : text_of(claims, "build_branch"),
-	    text_of(claims, "build_commit"), text_of(claims, "step_key")) < 0)
-		return -1;
-	rc = json_object_set_new(claims, "sub", json_string(sub));
-	free(sub);
-	return rc;
-}
-
 /* The case's claims over ones that pass the token checks. */
 static json_t *
 case_claims(const struct runner *rn, const struct pb_case *c)
@@ -179,7 +148,8 @@ case_claims(const struct runner *rn, const struct pb_case *c)
 	    json_object_set_new(claims, "organization_id",
 	    json_string(cfg->token.organization_id)) != 0) ||
 	    json_object_update(claims, c->claims) != 0 ||
-	    derive_sub(claims) != 0)) {
+	    (json_object_get(claims, "sub") == NULL &&
+	    tm_derive_sub(claims) != 0))) {
 		json_decref(claims);
 		return NULL;
 	}

@@ -179,6 +179,34 @@ tm_uuid(char out[37])
 	return 0;
 }
 
+static const char *
+str_claim(const json_t *claims, const char *name)
+{
+	const char *s = json_string_value(json_object_get(claims, name));
+
+	return s != NULL ? s : "";
+}
+
+int
+tm_derive_sub(json_t *claims)
+{
+	const json_t *tag = json_object_get(claims, "build_tag");
+	char *sub;
+	int rc;
+
+	if (asprintf(&sub, "organization:%s:pipeline:%s:ref:refs/%s/%s:"
+	    "commit:%s:step:%s", str_claim(claims, "organization_slug"),
+	    str_claim(claims, "pipeline_slug"),
+	    json_is_string(tag) ? "tags" : "heads",
+	    json_is_string(tag) ? json_string_value(tag) :
+	    str_claim(claims, "build_branch"), str_claim(claims,
+	    "build_commit"), str_claim(claims, "step_key")) < 0)
+		return -1;
+	rc = json_object_set_new(claims, "sub", json_string(sub));
+	free(sub);
+	return rc;
+}
+
 char *
 tm_b64url(const unsigned char *buf, size_t len)
 {

@@ -67,6 +67,11 @@ char *tm_public_pem(const struct tm_key *key, size_t *len);
 
 /* A random (version 4) UUID in out, for a jti: 0, or -1. */
 int tm_uuid(char out[37]);
+/* Sets claims' sub from the claims it summarises, as Buildkite makes it:
+ * organization:ORG:pipeline:PIPE:ref:REF:commit:SHA:step:STEP, REF
+ * refs/tags/TAG when build_tag is a string, else refs/heads/BRANCH (a
+ * claim that is not a string reads as ""). 0, or -1. */
+int tm_derive_sub(json_t *claims);
 /* base64url (unpadded) of len bytes, malloc'd. */
 char *tm_b64url(const unsigned char *buf, size_t len);
 
