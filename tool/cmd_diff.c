@@ -23,14 +23,6 @@
 #include "policy.h"
 #include "tool.h"
 
-static const char *
-str(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s != NULL ? s : "";
-}
-
 static json_t *
 rule_named(json_t *rules, const char *name)
 {
@@ -38,7 +30,7 @@ rule_named(json_t *rules, const char *name)
 	size_t i;
 
 	json_array_foreach(rules, i, r)
-		if (strcmp(str(r, "rule"), name) == 0)
+		if (strcmp(json_str(r, "rule"), name) == 0)
 			return r;
 	return NULL;
 }
@@ -53,7 +45,7 @@ conds_text(const json_t *r)
 
 	json_array_foreach(json_object_get(r, "conditions"), i, c) {
 		if (asprintf(&t, "%s%s%s: %s", s ? s : "", s ? "; " : "",
-		    str(c, "label"), str(c, "pattern")) < 0) {
+		    json_str(c, "label"), json_str(c, "pattern")) < 0) {
 			free(s);
 			return NULL;
 		}
@@ -77,20 +69,20 @@ field_changed(const char *name, const char *what, const char *a,
 static bool
 rule_changed(const json_t *a, const json_t *b)
 {
-	const char *name = str(a, "rule");
+	const char *name = json_str(a, "rule");
 	char *ca = conds_text(a), *cb = conds_text(b);
 	char *ra = json_dumps(json_object_get(a, "roles"), JSON_COMPACT);
 	char *rb = json_dumps(json_object_get(b, "roles"), JSON_COMPACT);
 	bool changed = false;
 
-	changed |= field_changed(name, "effect", str(a, "effect"),
-	    str(b, "effect"));
+	changed |= field_changed(name, "effect", json_str(a, "effect"),
+	    json_str(b, "effect"));
 	changed |= field_changed(name, "conditions", ca ? ca : "?",
 	    cb ? cb : "?");
-	changed |= field_changed(name, "from", str(a, "from"), str(b, "from"));
+	changed |= field_changed(name, "from", json_str(a, "from"), json_str(b, "from"));
 	changed |= field_changed(name, "roles", ra ? ra : "?", rb ? rb : "?");
 	changed |= field_changed(name, "session_lifetime",
-	    str(a, "session_lifetime"), str(b, "session_lifetime"));
+	    json_str(a, "session_lifetime"), json_str(b, "session_lifetime"));
 	free(ca);
 	free(cb);
 	free(ra);
@@ -104,8 +96,8 @@ say_rule(const char *what, const json_t *r)
 	char *roles = json_dumps(json_object_get(r, "roles"), JSON_COMPACT);
 	char *conds = conds_text(r);
 
-	printf("%s %s rule \"%s\" (%s): roles %s; %s\n", what, str(r, "effect"),
-	    str(r, "rule"), str(r, "where"), roles ? roles : "?",
+	printf("%s %s rule \"%s\" (%s): roles %s; %s\n", what, json_str(r, "effect"),
+	    json_str(r, "rule"), json_str(r, "where"), roles ? roles : "?",
 	    conds ? conds : "?");
 	free(roles);
 	free(conds);
@@ -119,12 +111,12 @@ diff_rules(json_t *old, json_t *new)
 	size_t i;
 
 	json_array_foreach(old, i, r)
-		if (rule_named(new, str(r, "rule")) == NULL) {
+		if (rule_named(new, json_str(r, "rule")) == NULL) {
 			say_rule("removed", r);
 			changed = true;
 		}
 	json_array_foreach(new, i, r) {
-		if ((o = rule_named(old, str(r, "rule"))) == NULL) {
+		if ((o = rule_named(old, json_str(r, "rule"))) == NULL) {
 			say_rule("added", r);
 			changed = true;
 		} else {
@@ -143,7 +135,7 @@ has_item(const json_t *c, const char *text, bool neg)
 
 	json_array_foreach(json_object_get(c, "items"), i, it)
 		if (json_is_true(json_object_get(it, "negated")) == neg &&
-		    strcmp(str(it, "text"), text) == 0)
+		    strcmp(json_str(it, "text"), text) == 0)
 			return true;
 	return false;
 }
@@ -173,12 +165,12 @@ cond_covers(const json_t *b, const json_t *a)
 			return false;
 		json_array_foreach(json_object_get(a, "items"), i, it)
 			if (!json_is_true(json_object_get(it, "negated")) &&
-			    !has_item(b, str(it, "text"), false))
+			    !has_item(b, json_str(it, "text"), false))
 				return false;
 	}
 	json_array_foreach(json_object_get(b, "items"), i, it)
 		if (json_is_true(json_object_get(it, "negated")) &&
-		    !has_item(a, str(it, "text"), true))
+		    !has_item(a, json_str(it, "text"), true))
 			return false;
 	return true;
 }
@@ -193,14 +185,14 @@ covers(const json_t *b, const json_t *a)
 	size_t i, j;
 	bool found;
 
-	if ((*str(b, "from") != '\0' && strcmp(str(b, "from"),
-	    str(a, "from")) != 0) || strcmp(str(b, "template"),
-	    str(a, "template")) != 0)
+	if ((*json_str(b, "from") != '\0' && strcmp(json_str(b, "from"),
+	    json_str(a, "from")) != 0) || strcmp(json_str(b, "template"),
+	    json_str(a, "template")) != 0)
 		return false;
 	json_array_foreach(json_object_get(b, "conditions"), i, cb) {
 		found = false;
 		json_array_foreach(json_object_get(a, "conditions"), j, ca)
-			if (strcmp(str(cb, "claim"), str(ca, "claim")) == 0 &&
+			if (strcmp(json_str(cb, "claim"), json_str(ca, "claim")) == 0 &&
 			    cond_covers(cb, ca))
 				found = true;
 		if (!found)
@@ -273,7 +265,7 @@ collect(json_t *rules, json_t *roles, json_t *needed)
 
 	json_array_foreach(rules, i, r) {
 		json_array_foreach(json_object_get(r, "conditions"), j, x)
-			json_object_set_new(needed, str(x, "claim"),
+			json_object_set_new(needed, json_str(x, "claim"),
 			    json_true());
 		json_array_foreach(json_object_get(r, "roles"), j, x) {
 			const char *s = json_string_value(x), *b, *e;

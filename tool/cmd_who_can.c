@@ -20,12 +20,6 @@
 #include "policy.h"
 #include "tool.h"
 
-static const char *
-str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 /* A rule's conditions, one per line, and its from:. */
 static void
 print_conditions(const json_t *r, const char *indent)
@@ -35,14 +29,14 @@ print_conditions(const json_t *r, const char *indent)
 
 	json_array_foreach(conds, i, c) {
 		fputs(indent, stdout);
-		put_text(stdout, str(c, "words"));
+		put_text(stdout, json_str(c, "words"));
 		fputc('\n', stdout);
 	}
 	if (json_array_size(conds) == 0)
 		printf("%sany job\n", indent);
-	if (str(r, "from") != NULL) {
+	if (*json_str(r, "from") != '\0') {
 		printf("%sconnecting from ", indent);
-		put_text(stdout, str(r, "from"));
+		put_text(stdout, json_str(r, "from"));
 		fputc('\n', stdout);
 	}
 }
@@ -67,9 +61,9 @@ static void
 print_rule_head(const json_t *r, const char *what)
 {
 	printf("  %s ", what);
-	put_quoted(stdout, str(r, "rule"));
+	put_quoted(stdout, json_str(r, "rule"));
 	fputs(" (", stdout);
-	put_text(stdout, str(r, "where"));
+	put_text(stdout, json_str(r, "where"));
 	fputs(")", stdout);
 }
 
@@ -80,19 +74,19 @@ report(const json_t *who)
 	const json_t *cuts = json_object_get(who, "cut_by");
 	size_t i;
 
-	put_text(stdout, str(who, "role"));
+	put_text(stdout, json_str(who, "role"));
 	if (json_is_true(json_object_get(who, "nobody")))
 		fputs(": nobody\n", stdout);
 	else
 		fputs(": reachable\n", stdout);
 	json_array_foreach(ways, i, w) {
 		print_rule_head(w, "allow rule");
-		if (strcmp(str(w, "granted"), "template") == 0) {
+		if (strcmp(json_str(w, "granted"), "template") == 0) {
 			fputs(", through the template ", stdout);
-			put_text(stdout, str(w, "template"));
+			put_text(stdout, json_str(w, "template"));
 			print_needs(json_object_get(w, "needs"));
 		}
-		printf(", session %s, when:\n", str(w, "session_lifetime"));
+		printf(", session %s, when:\n", json_str(w, "session_lifetime"));
 		print_conditions(w, "    ");
 	}
 	if (json_array_size(ways) == 0)

@@ -36,9 +36,9 @@ struct replay {
 static const char *
 field(const json_t *f, const char *key)
 {
-	const char *s = json_string_value(json_object_get(f, key));
+	const char *s = json_str(f, key);
 
-	return s != NULL ? s : "-";
+	return *s != '\0' ? s : "-";
 }
 
 static const char *

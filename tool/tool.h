@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "policy.h"
 
 #define PROG "pam-buildkite"
@@ -63,6 +65,9 @@ struct check_flags {
 };
 int check_options(int argc, char **argv, const char **path, uid_t *uid,
     struct check_flags *flags);
+
+/* The string member key of the JSON object o, or "" when it has none. */
+const char *json_str(const json_t *o, const char *key);
 
 /* s with control characters escaped; put_quoted also escapes quotes and
  * backslashes and wraps it in double quotes. */

@@ -140,6 +140,14 @@ put_text(FILE *f, const char *s)
 	}
 }
 
+const char *
+json_str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
 void
 put_quoted(FILE *f, const char *s)
 {
