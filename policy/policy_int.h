@@ -173,6 +173,12 @@ int pb_cidr_parse(const char *s, struct pb_cidr *out, char *msg,
 int pb_role_check(const char *s, size_t len, bool *tmpl, char *msg,
     size_t msglen);
 bool pb_claim_known(const char *name, size_t len);
+
+/* policy_lint.c: does r hold (an allow rule) or apply (a deny rule, for
+ * which an absent claim leaves a condition undecided, and so applying)
+ * for every login? Only when each condition is "*" (of a claim every
+ * verified token has, for an allow rule) and there is no from:. */
+bool pb_rule_always(const struct pb_rule *r);
 void pb_rule_free(struct pb_rule *r);
 
 /* policy_regex.c: a compiled /regex/ item, anchored to the whole value.

@@ -150,8 +150,8 @@ refuses_by_hand(const struct pb_rule *d, const struct pb_role *role)
 	return true;
 }
 
-static bool
-only_any(const struct pb_rule *r)
+bool
+pb_rule_always(const struct pb_rule *r)
 {
 	size_t i;
 
@@ -170,7 +170,7 @@ lint_reach(struct lint *lt, const struct pb_rule *a)
 	char msg[PB_MSG_MAX];
 	size_t i, j;
 
-	if (only_any(a)) {
+	if (pb_rule_always(a)) {
 		warn(lt, a, "no condition but \"*\": every job of every "
 		    "pipeline of the organization can become its roles");
 		return;

@@ -126,31 +126,6 @@ gives(const struct pb_rule *r, const char *role, const struct pb_role **by)
 	return kind;
 }
 
-/* A deny rule that applies to every login: each condition "*" (an
- * absent claim makes it undecided, which applies too), no from. */
-static bool
-always(const struct pb_rule *d)
-{
-	size_t i, j;
-
-	if (d->n_from > 0)
-		return false;
-	for (i = 0; i < d->n_conds; i++) {
-		bool star = false;
-
-		for (j = 0; j < d->conds[i].pat.n; j++) {
-			const struct pb_item *it = &d->conds[i].pat.items[j];
-
-			if (it->neg)
-				return false;
-			star |= !it->is_re && strcmp(it->text, "*") == 0;
-		}
-		if (!star)
-			return false;
-	}
-	return true;
-}
-
 static json_t *
 cuts_json(const struct pb_policy *pol, const char *role, bool *blocked)
 {
@@ -166,13 +141,13 @@ cuts_json(const struct pb_policy *pol, const char *role, bool *blocked)
 			continue;
 		c = rule_json(d);
 		if (c == NULL || json_object_set_new(c, "always",
-		    json_boolean(always(d))) != 0 ||
+		    json_boolean(pb_rule_always(d))) != 0 ||
 		    json_array_append_new(a, c) != 0) {
 			json_decref(c);
 			json_decref(a);
 			return NULL;
 		}
-		*blocked |= always(d);
+		*blocked |= pb_rule_always(d);
 	}
 	return a;
 }
